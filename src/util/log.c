@@ -49,8 +49,8 @@ static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ sealpost[%d] %s: %s%s\n", stamp, ts.tv_nsec / 1000000, (int)getpid(),
-		log_proc, tag, line);
+	fprintf(stderr, "%s.%03ldZ sealpost[%d] %s: %s%s\n", stamp, ts.tv_nsec / 1000000,
+		(int)getpid(), log_proc, tag, line);
 }
 
 void log_info(const char *fmt, ...)

@@ -1,0 +1,201 @@
+/*
+ * deliver_maildir: Maildir path expansion and durable delivery
+ * (see deliver_maildir.h). File names follow the Maildir convention
+ * time.MusecPpidQn.host so two deliveries never collide.
+ */
+#include "deliver/deliver_maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "util/str.h"
+
+#define MAILDIR_WBUF (64 * 1024)
+#define MAILDIR_PATH 4096
+
+static atomic_uint maildir_seq;
+
+/* A component of a path: non-empty, no '/', not starting with '.', no controls. */
+static int maildir_component_ok(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int maildir_append(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (*o + n >= cap)
+		return -1;
+	memcpy(out + *o, s, n);
+	*o += n;
+	return 0;
+}
+
+int maildir_path(const char *pattern, const char *mbox, char *out, size_t cap, char *why,
+		 size_t whycap)
+{
+	const char *at = strrchr(mbox, '@');
+	size_t o = 0;
+
+	if (!at || !maildir_component_ok(mbox, (size_t)(at - mbox)) ||
+	    !maildir_component_ok(at + 1, strlen(at + 1))) {
+		str_fmt(why, whycap, "mailbox name unusable as a path");
+		return -1;
+	}
+	for (const char *p = pattern; *p; p++) {
+		int rc;
+		if (*p != '%')
+			rc = maildir_append(out, cap, &o, p, 1);
+		else if (p[1] == 'u')
+			rc = maildir_append(out, cap, &o, mbox, (size_t)(at - mbox));
+		else if (p[1] == 'd')
+			rc = maildir_append(out, cap, &o, at + 1, strlen(at + 1));
+		else if (p[1] == '%')
+			rc = maildir_append(out, cap, &o, "%", 1);
+		else
+			rc = -1;
+		if (*p == '%')
+			p++;
+		if (rc < 0) {
+			str_fmt(why, whycap, "maildir pattern does not expand");
+			return -1;
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* mkdir -p for dir and its cur/new/tmp. */
+static int maildir_make(const char *dir)
+{
+	char path[MAILDIR_PATH];
+	static const char *sub[] = {"cur", "new", "tmp"};
+
+	if (str_copy(path, sizeof path, dir) < 0)
+		return -1;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	for (size_t i = 0; i < 3; i++)
+		if (str_fmt(path, sizeof path, "%s/%s", dir, sub[i]) < 0 ||
+		    (mkdir(path, 0700) < 0 && errno != EEXIST))
+			return -1;
+	return 0;
+}
+
+static int maildir_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write msg with CRLF turned into LF, through a bounded buffer. */
+static int maildir_write_lf(int fd, const char *msg, size_t len)
+{
+	char *buf = malloc(MAILDIR_WBUF);
+	size_t o = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
+			continue;
+		buf[o++] = msg[i];
+		if (o == MAILDIR_WBUF) {
+			rc = maildir_write_all(fd, buf, o);
+			o = 0;
+		}
+	}
+	if (rc == 0 && o)
+		rc = maildir_write_all(fd, buf, o);
+	free(buf);
+	return rc;
+}
+
+static int maildir_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int maildir_names(const char *dir, const char *hostname, char *tmp, char *dst, size_t cap)
+{
+	struct timeval tv;
+	char name[512];
+
+	gettimeofday(&tv, NULL);
+	if (str_fmt(name, sizeof name, "%lld.M%06ldP%dQ%u.%s", (long long)tv.tv_sec,
+		    (long)tv.tv_usec, (int)getpid(), atomic_fetch_add(&maildir_seq, 1),
+		    hostname) < 0 ||
+	    str_fmt(tmp, cap, "%s/tmp/%s", dir, name) < 0 ||
+	    str_fmt(dst, cap, "%s/new/%s", dir, name) < 0)
+		return -1;
+	return 0;
+}
+
+int maildir_deliver(const char *dir, const char *hostname, const char *prefix, size_t prefix_len,
+		    const char *msg, size_t len, char *why, size_t whycap)
+{
+	char tmp[MAILDIR_PATH], dst[MAILDIR_PATH], newdir[MAILDIR_PATH];
+	int fd;
+
+	if (maildir_names(dir, hostname, tmp, dst, sizeof tmp) < 0 ||
+	    str_fmt(newdir, sizeof newdir, "%s/new", dir) < 0) {
+		str_fmt(why, whycap, "maildir path too long");
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && maildir_make(dir) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		str_fmt(why, whycap, "cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (maildir_write_all(fd, prefix, prefix_len) < 0 || maildir_write_lf(fd, msg, len) < 0 ||
+	    fsync(fd) < 0) {
+		str_fmt(why, whycap, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, dst) < 0 || maildir_sync_dir(newdir) < 0) {
+		str_fmt(why, whycap, "cannot move into %s: %s", newdir, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

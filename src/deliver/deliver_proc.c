@@ -1,0 +1,208 @@
+/*
+ * deliver_proc: the local delivery process. The queue hands it a read-only
+ * descriptor of a committed queue file and the recipient indexes to do; a
+ * pool thread reads the envelope from that file, writes each Maildir, and
+ * the results go back to the queue one record per recipient.
+ *
+ * Security role: runs as queue-user; never sees network bytes and never
+ * opens the spool by name (it only has the descriptors it is given).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deliver/deliver_maildir.h"
+#include "ipc/ipc.h"
+#include "parent/proc.h"
+#include "queue/queue_spool.h"
+#include "util/log.h"
+#include "util/pool.h"
+#include "util/str.h"
+
+#define DELIVER_THREADS 8
+#define DELIVER_WHY_MAX 256
+
+struct djob {
+	uint64_t job;
+	char id[QUEUE_ID_SIZE + 1];
+	int fd;
+	uint32_t n;
+	uint32_t *idx;
+	int *ok;
+	char (*why)[DELIVER_WHY_MAX];
+};
+
+static struct {
+	const struct conf *conf;
+	struct event_base *base;
+	struct pool *pool;
+	struct ipc_chan *queue;
+} D;
+
+/* Header lines we add: Return-Path (RFC 5321 4.4) and Delivered-To. */
+static long deliver_prefix(const struct qenv *e, const struct qenv_rcpt *r, char *buf, size_t cap)
+{
+	if (str_fmt(buf, cap, "Return-Path: <%s>\nDelivered-To: %s\n", e->from, r->addr) < 0)
+		return -1;
+	return (long)strlen(buf);
+}
+
+static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, size_t len,
+			uint32_t k)
+{
+	const struct qenv_rcpt *r = &e->rcpt[j->idx[k]];
+	const char *at = strrchr(r->mbox, '@');
+	const struct conf_domain *d = at ? conf_find_domain(D.conf, at + 1, strlen(at + 1)) : NULL;
+	char dir[CONF_PATH_MAX * 2], prefix[2 * SMTP_ADDR_MAX + 64];
+	long plen;
+
+	if (!d) {
+		str_fmt(j->why[k], DELIVER_WHY_MAX, "mailbox %s is not in a local domain", r->mbox);
+		return;
+	}
+	if (maildir_path(d->maildir, r->mbox, dir, sizeof dir, j->why[k], DELIVER_WHY_MAX) < 0)
+		return;
+	if ((plen = deliver_prefix(e, r, prefix, sizeof prefix)) < 0) {
+		str_fmt(j->why[k], DELIVER_WHY_MAX, "header too long");
+		return;
+	}
+	if (maildir_deliver(dir, D.conf->hostname, prefix, (size_t)plen, msg, len, j->why[k],
+			    DELIVER_WHY_MAX) == 0)
+		j->ok[k] = 1;
+}
+
+static void deliver_work(void *arg)
+{
+	struct djob *j = arg;
+	struct qenv e;
+	struct stat st;
+	void *map;
+
+	if (qenv_read_fd(j->fd, &e) < 0 || fstat(j->fd, &st) < 0 ||
+	    (size_t)st.st_size < e.body_off) {
+		for (uint32_t k = 0; k < j->n; k++)
+			str_fmt(j->why[k], DELIVER_WHY_MAX, "queue file unreadable");
+		return;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
+	for (uint32_t k = 0; k < j->n; k++) {
+		if (map == MAP_FAILED)
+			str_fmt(j->why[k], DELIVER_WHY_MAX, "cannot map queue file: %s",
+				strerror(errno));
+		else if (j->idx[k] >= e.n_rcpt)
+			str_fmt(j->why[k], DELIVER_WHY_MAX, "no such recipient");
+		else
+			deliver_one(j, &e, (const char *)map + e.body_off,
+				    (size_t)st.st_size - e.body_off, k);
+	}
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	for (uint32_t k = 0; k < j->n; k++)
+		if (j->idx[k] < e.n_rcpt) {
+			if (j->ok[k])
+				log_info("%s: to=<%s> mailbox=%s status=delivered", j->id,
+					 e.rcpt[j->idx[k]].addr, e.rcpt[j->idx[k]].mbox);
+			else
+				log_warn("%s: to=<%s> status=deferred (%s)", j->id,
+					 e.rcpt[j->idx[k]].addr, j->why[k]);
+		}
+	qenv_free(&e);
+}
+
+static void deliver_job_free(struct djob *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->idx);
+	free(j->ok);
+	free(j->why);
+	free(j);
+}
+
+static void deliver_done(void *arg)
+{
+	struct djob *j = arg;
+	struct ipc_msg *m = malloc(sizeof *m);
+
+	if (!m)
+		fatal("out of memory");
+	for (uint32_t k = 0; k < j->n; k++) {
+		ipc_msg_init(m, IPC_DELIVERED_RCPT);
+		ipc_put_u64(m, j->job);
+		ipc_put_u32(m, j->idx[k]);
+		ipc_put_u32(m, j->ok[k] ? 0 : 1);
+		ipc_put_str(m, j->ok[k] ? "" : j->why[k]);
+		if (ipc_send(D.queue, m) < 0)
+			fatal("cannot answer the queue");
+	}
+	ipc_msg_init(m, IPC_DELIVERED_END);
+	ipc_put_u64(m, j->job);
+	if (ipc_send(D.queue, m) < 0)
+		fatal("cannot answer the queue");
+	free(m);
+	deliver_job_free(j);
+}
+
+static void deliver_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	struct djob *j = calloc(1, sizeof *j);
+
+	if (!j)
+		fatal("out of memory");
+	j->fd = m->fd;
+	m->fd = -1;
+	j->job = ipc_get_u64(m);
+	ipc_get_str(m, j->id, sizeof j->id);
+	j->n = ipc_get_u32(m);
+	if (m->type != IPC_DELIVER || j->fd < 0 || m->bad || j->n == 0 || j->n > QENV_RCPT_MAX)
+		fatal("malformed DELIVER record");
+	j->idx = calloc(j->n, sizeof *j->idx);
+	j->ok = calloc(j->n, sizeof *j->ok);
+	j->why = calloc(j->n, sizeof *j->why);
+	if (!j->idx || !j->ok || !j->why)
+		fatal("out of memory");
+	for (uint32_t k = 0; k < j->n; k++)
+		j->idx[k] = ipc_get_u32(m);
+	if (ipc_end(m) < 0 || !queue_id_valid(j->id))
+		fatal("malformed DELIVER record");
+	if (pool_submit(D.pool, deliver_work, deliver_done, j) < 0)
+		fatal("out of memory");
+}
+
+static void deliver_on_closed(struct ipc_chan *ch, void *arg)
+{
+	log_info("queue closed its channel; deliver exits");
+	exit(0);
+}
+
+static void deliver_on_term(evutil_socket_t sig, short what, void *arg)
+{
+	exit(0);
+}
+
+int deliver_main(struct proc_setup *s)
+{
+	int keep[1] = {s->q_deliver[1]};
+	struct event *term;
+
+	log_setproc("deliver");
+	proc_close_except(s, keep, 1);
+	proc_drop(&s->queue_id, NULL, "deliver");
+	D.conf = s->conf;
+	D.base = event_base_new();
+	if (!D.base)
+		fatal("cannot create the event loop");
+	D.pool = pool_new(D.base, DELIVER_THREADS);
+	D.queue = ipc_chan_new(D.base, s->q_deliver[1], "queue", deliver_on_queue,
+			       deliver_on_closed, NULL);
+	term = evsignal_new(D.base, SIGTERM, deliver_on_term, NULL);
+	if (!D.queue || !term || evsignal_add(term, NULL) < 0)
+		fatal("cannot set up the delivery process");
+	log_info("ready");
+	event_base_dispatch(D.base);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * ipc: the one typed message format every sealpost process speaks.
+ *
+ * A message is one SOCK_SEQPACKET record: a fixed header (type, payload
+ * length) and a payload of fields (u32, u64, length-prefixed strings),
+ * optionally with one file descriptor attached (SCM_RIGHTS).
+ *
+ * Security role: messages cross privilege boundaries (an SMTP worker that
+ * may be compromised talks to the queue). The reader fails closed: any
+ * field read past the end, any string with a NUL or over its cap, any
+ * trailing garbage marks the message bad, and the receiving process treats
+ * a bad message as a broken peer and drops it.
+ */
+#ifndef SEALPOST_IPC_H
+#define SEALPOST_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#define IPC_MSG_MAX   (64 * 1024) /* one record, header included */
+#define IPC_HDR_LEN   8
+#define IPC_QUEUE_MAX 4096 /* queued outbound records before the peer is judged stuck */
+
+enum ipc_type {
+	IPC_NONE = 0,
+	/* smtp -> lookup */
+	IPC_RCPT_CHECK, /* u64 req, str addr */
+	/* lookup -> smtp */
+	IPC_RCPT_RESULT, /* u64 req, u32 ipc_rcpt_status, str mailbox */
+	/* smtp -> queue */
+	IPC_MSG_OPEN,	/* u64 req, str client, str helo, str from, u32 flags, u32 nrcpt */
+	IPC_MSG_RCPT,	/* u64 req, str addr, str mailbox (nrcpt of them follow OPEN) */
+	IPC_MSG_COMMIT, /* u64 req, str id, u64 size */
+	IPC_MSG_ABORT,	/* str id */
+	/* queue -> smtp */
+	IPC_MSG_OPENED,	   /* u64 req, u32 ok, str id | fd */
+	IPC_MSG_COMMITTED, /* u64 req, u32 ok, str reason */
+	/* queue -> deliver */
+	IPC_DELIVER, /* u64 job, str id, u32 n, n x u32 rcpt index | fd (envelope read from the
+			file) */
+	/* deliver -> queue */
+	IPC_DELIVERED_RCPT, /* u64 job, u32 idx, u32 status, str reason */
+	IPC_DELIVERED_END,  /* u64 job */
+	IPC_TYPE_MAX
+};
+
+enum ipc_rcpt_status {
+	IPC_RCPT_OK = 0,   /* local mailbox, name in mailbox */
+	IPC_RCPT_UNKNOWN,  /* no such user */
+	IPC_RCPT_TEMPFAIL, /* users file unreadable: try later */
+};
+
+/* ---- building a message ----------------------------------------------- */
+
+struct ipc_msg {
+	uint32_t type;
+	size_t len; /* payload bytes used */
+	int fd;	    /* -1, or a descriptor to send / that was received */
+	int bad;    /* set by a failed put or get: the message must be dropped */
+	size_t pos; /* read cursor */
+	unsigned char data[IPC_MSG_MAX - IPC_HDR_LEN];
+};
+
+void ipc_msg_init(struct ipc_msg *m, uint32_t type);
+void ipc_put_u32(struct ipc_msg *m, uint32_t v);
+void ipc_put_u64(struct ipc_msg *m, uint64_t v);
+void ipc_put_str(struct ipc_msg *m, const char *s);
+void ipc_put_strn(struct ipc_msg *m, const char *s, size_t n);
+
+/* ---- reading a message (fail closed: check m->bad after, or ipc_end) -- */
+
+uint32_t ipc_get_u32(struct ipc_msg *m);
+uint64_t ipc_get_u64(struct ipc_msg *m);
+/* Copies into dst[cap] with NUL; a string with a NUL or >= cap marks bad. */
+void ipc_get_str(struct ipc_msg *m, char *dst, size_t cap);
+/* Returns 0 when every byte was read and nothing went wrong, else -1. */
+int ipc_end(struct ipc_msg *m);
+
+/* Pure decode of a raw record (header + payload) into m; -1 if malformed. */
+int ipc_decode(const unsigned char *buf, size_t n, struct ipc_msg *m);
+
+/* ---- a channel on an event loop --------------------------------------- */
+
+struct ipc_chan;
+typedef void (*ipc_handler)(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
+/* Called once when the peer closes or breaks the protocol. */
+typedef void (*ipc_closed)(struct ipc_chan *ch, void *arg);
+
+struct ipc_chan *ipc_chan_new(struct event_base *base, int fd, const char *peer, ipc_handler h,
+			      ipc_closed c, void *arg);
+void ipc_chan_free(struct ipc_chan *ch);
+/* Queue m for sending (m->fd, if >= 0, is sent and then closed here). 0 or -1. */
+int ipc_send(struct ipc_chan *ch, struct ipc_msg *m);
+const char *ipc_chan_peer(const struct ipc_chan *ch);
+
+/* socketpair(AF_UNIX, SOCK_SEQPACKET) with CLOEXEC; fds[0] parent side. */
+int ipc_pair(int fds[2]);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * lookup_proc: the lookup process — the only one that reads the users
+ * file (password hashes). SMTP workers ask it whether a recipient is a
+ * local mailbox; it answers with the mailbox name, never with anything
+ * from the file beyond that. The file is reloaded when it changes (checked
+ * every LOOKUP_RELOAD_CHECK seconds) and on SIGHUP; a file that fails to
+ * parse is refused with a log line and the previous users stay in force.
+ *
+ * Recipients: a user's address or extra address -> that user's mailbox;
+ * postmaster@ and abuse@ of every local domain (and <Postmaster>) -> the
+ * mailbox named by the `postmaster` directive, or postmaster@domain.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipc/ipc.h"
+#include "lookup/users.h"
+#include "parent/proc.h"
+#include "util/log.h"
+#include "smtp/smtp_parse.h"
+#include "util/str.h"
+
+#define LOOKUP_RELOAD_CHECK 2
+
+static struct {
+	const struct conf *conf;
+	struct event_base *base;
+	struct users users;
+	int loaded;
+	struct stat st; /* of the file as last loaded */
+	struct ipc_msg *out;
+} L;
+
+static void lookup_reload(int force)
+{
+	struct users fresh = USERS_INIT;
+	char err[USERS_ERR_MAX];
+	struct stat st;
+
+	if (stat(L.conf->users_file, &st) < 0) {
+		if (force || L.loaded)
+			log_error("users file %s: %s", L.conf->users_file, strerror(errno));
+		return;
+	}
+	if (!force && L.loaded && st.st_mtim.tv_sec == L.st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == L.st.st_mtim.tv_nsec && st.st_ino == L.st.st_ino &&
+	    st.st_size == L.st.st_size)
+		return;
+	if (users_load(L.conf->users_file, &fresh, err, sizeof err) < 0) {
+		log_error("%s; keeping the users loaded before", err);
+		L.st = st; /* do not retry until it changes again */
+		return;
+	}
+	users_free(&L.users);
+	L.users = fresh;
+	L.loaded = 1;
+	L.st = st;
+	log_info("loaded %zu user(s) from %s", L.users.n, L.conf->users_file);
+}
+
+static int lookup_is_role(const char *local, size_t n)
+{
+	return str_eqn_nocase(local, n, "postmaster") || str_eqn_nocase(local, n, "abuse");
+}
+
+/* Resolve addr to a mailbox; returns an ipc_rcpt_status. */
+static uint32_t lookup_rcpt(const char *addr, char *mbox, size_t cap)
+{
+	const char *at = strrchr(addr, '@');
+	const struct user *u;
+
+	if (!at ? !str_eqn_nocase(addr, strlen(addr), "postmaster")
+		: !conf_find_domain(L.conf, at + 1, strlen(at + 1)))
+		return IPC_RCPT_UNKNOWN;
+	if (!L.loaded)
+		return IPC_RCPT_TEMPFAIL;
+	if (at && (u = users_find(&L.users, addr)) != NULL)
+		return str_copy(mbox, cap, u->addr) < 0 ? IPC_RCPT_TEMPFAIL : IPC_RCPT_OK;
+	if (!at || lookup_is_role(addr, (size_t)(at - addr))) {
+		const char *dom = at ? at + 1 : L.conf->domains[0].name;
+		if (L.conf->postmaster[0])
+			return str_copy(mbox, cap, L.conf->postmaster) < 0 ? IPC_RCPT_TEMPFAIL
+									   : IPC_RCPT_OK;
+		return str_fmt(mbox, cap, "postmaster@%s", dom) < 0 ? IPC_RCPT_TEMPFAIL
+								    : IPC_RCPT_OK;
+	}
+	return IPC_RCPT_UNKNOWN;
+}
+
+static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	char addr[SMTP_ADDR_MAX], mbox[SMTP_ADDR_MAX] = "";
+	uint64_t req = ipc_get_u64(m);
+	uint32_t status;
+
+	ipc_get_str(m, addr, sizeof addr);
+	if (m->type != IPC_RCPT_CHECK || m->fd >= 0 || ipc_end(m) < 0)
+		fatal("%s sent a malformed lookup request", ipc_chan_peer(ch));
+	status = lookup_rcpt(addr, mbox, sizeof mbox);
+	ipc_msg_init(L.out, IPC_RCPT_RESULT);
+	ipc_put_u64(L.out, req);
+	ipc_put_u32(L.out, status);
+	ipc_put_str(L.out, status == IPC_RCPT_OK ? mbox : "");
+	if (ipc_send(ch, L.out) < 0)
+		log_error("cannot answer %s", ipc_chan_peer(ch));
+}
+
+static void lookup_on_closed(struct ipc_chan *ch, void *arg)
+{
+	log_info("%s closed its channel; lookup exits", ipc_chan_peer(ch));
+	exit(0);
+}
+
+static void lookup_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	lookup_reload(0);
+}
+
+static void lookup_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	lookup_reload(1);
+}
+
+static void lookup_on_term(evutil_socket_t sig, short what, void *arg)
+{
+	exit(0);
+}
+
+static void lookup_events(void)
+{
+	struct timeval tv = {LOOKUP_RELOAD_CHECK, 0};
+	struct event *tick = event_new(L.base, -1, EV_PERSIST, lookup_on_timer, NULL);
+	struct event *hup = evsignal_new(L.base, SIGHUP, lookup_on_hup, NULL);
+	struct event *term = evsignal_new(L.base, SIGTERM, lookup_on_term, NULL);
+
+	if (!tick || !hup || !term || event_add(tick, &tv) < 0 || evsignal_add(hup, NULL) < 0 ||
+	    evsignal_add(term, NULL) < 0)
+		fatal("cannot set up lookup events");
+}
+
+int lookup_main(struct proc_setup *s)
+{
+	int keep[PROC_WORKERS_MAX];
+	size_t n = 0;
+
+	log_setproc("lookup");
+	for (unsigned i = 0; i < s->n_workers; i++)
+		keep[n++] = s->w_lookup[i][0];
+	proc_close_except(s, keep, n);
+	proc_drop(&s->queue_id, NULL, "lookup");
+	L.conf = s->conf;
+	L.base = event_base_new();
+	L.out = malloc(sizeof *L.out);
+	if (!L.base || !L.out)
+		fatal("cannot set up lookup");
+	lookup_reload(1);
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		char name[32];
+		str_fmt(name, sizeof name, "smtp worker %u", i);
+		if (!ipc_chan_new(L.base, s->w_lookup[i][0], name, lookup_on_worker,
+				  lookup_on_closed, NULL))
+			fatal("cannot set up the channel to %s", name);
+	}
+	lookup_events();
+	log_info("ready");
+	event_base_dispatch(L.base);
+	return 0;
+}

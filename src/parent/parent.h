@@ -1,0 +1,19 @@
+/*
+ * parent: the supervisor process (parent.c) and its start-up steps
+ * (parent_setup.c: spool directories, listeners, socketpairs, daemon).
+ */
+#ifndef SEALPOST_PARENT_H
+#define SEALPOST_PARENT_H
+
+#include "parent/proc.h"
+#include "util/conf.h"
+
+/* Run the server until stopped; returns the process exit status. */
+int parent_run(const struct conf *c, int foreground);
+
+int parent_prepare(const struct conf *c, struct proc_setup *s);
+int parent_bind(const struct conf *c, struct proc_setup *s);
+int parent_pairs(struct proc_setup *s);
+int parent_daemonize(void);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * parent_setup: what the parent does before it forks — spool and mail-root
+ * directories with the right owners, listening sockets, the local
+ * injection socket, the IPC socketpairs, and detaching from the terminal.
+ * Every failure is one line on stderr naming the path or address.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ipc/ipc.h"
+#include "parent/parent.h"
+#include "util/str.h"
+
+#define PARENT_BACKLOG 1024
+
+/* mkdir -p path with mode for the last component. */
+static int parent_mkdirs(const char *path, mode_t mode)
+{
+	char p[CONF_PATH_MAX];
+
+	if (str_copy(p, sizeof p, path) < 0)
+		return -1;
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*c = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int parent_dir(const char *path, mode_t mode, const struct proc_ident *owner)
+{
+	if (parent_mkdirs(path, mode) < 0) {
+		fprintf(stderr, "sealpost: cannot create directory %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	if (owner && owner->drop && chown(path, owner->uid, owner->gid) < 0) {
+		fprintf(stderr, "sealpost: cannot chown %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (owner && chmod(path, mode) < 0) {
+		fprintf(stderr, "sealpost: cannot chmod %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The fixed part of a maildir pattern: everything before the first '%'. */
+static int parent_mail_root(const char *pattern, char *out, size_t cap)
+{
+	const char *pct = strchr(pattern, '%');
+	size_t n = pct ? (size_t)(pct - pattern) : strlen(pattern);
+
+	while (n > 1 && pattern[n - 1] != '/')
+		n--;
+	if (n > 1)
+		n--; /* drop the trailing '/' */
+	return str_copyn(out, cap, pattern, n);
+}
+
+int parent_prepare(const struct conf *c, struct proc_setup *s)
+{
+	char path[CONF_PATH_MAX];
+	static const char *sub[] = {"incoming", "queue"};
+
+	if (parent_dir(c->spool, 0700, &s->queue_id) < 0)
+		return -1;
+	for (size_t i = 0; i < 2; i++)
+		if (str_fmt(path, sizeof path, "%s/%s", c->spool, sub[i]) < 0 ||
+		    parent_dir(path, 0700, &s->queue_id) < 0)
+			return -1;
+	if (str_fmt(s->empty_dir, sizeof s->empty_dir, "%s/empty", c->spool) < 0 ||
+	    parent_dir(s->empty_dir, 0555, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < c->n_domains; i++)
+		if (parent_mail_root(c->domains[i].maildir, path, sizeof path) < 0 ||
+		    parent_dir(path, 0700, &s->queue_id) < 0)
+			return -1;
+	return 0;
+}
+
+static int parent_listen_inet(const struct conf_listen *l)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 ||
+	    listen(fd, PARENT_BACKLOG) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The local injection socket for `sealpost send`: any local user may connect. */
+static int parent_listen_local(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char dir[CONF_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash || str_copyn(dir, sizeof dir, path, (size_t)(slash - path)) < 0 ||
+	    str_copy(sun.sun_path, sizeof sun.sun_path, path) < 0)
+		return -1;
+	if (dir[0] && parent_mkdirs(dir, 0755) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, PARENT_BACKLOG) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int parent_bind(const struct conf *c, struct proc_setup *s)
+{
+	for (size_t i = 0; i < c->n_listen; i++) {
+		s->listen_fd[i] = parent_listen_inet(&c->listen[i]);
+		if (s->listen_fd[i] < 0) {
+			fprintf(stderr, "sealpost: %s:%d: cannot listen on %s: %s\n", c->path,
+				c->listen[i].line, c->listen[i].text, strerror(errno));
+			return -1;
+		}
+		s->n_listen++;
+	}
+	s->listen_fd[s->n_listen] = parent_listen_local(c->socket_path);
+	if (s->listen_fd[s->n_listen] < 0) {
+		fprintf(stderr, "sealpost: cannot create the local socket %s: %s\n", c->socket_path,
+			strerror(errno));
+		return -1;
+	}
+	s->n_listen++;
+	return 0;
+}
+
+int parent_pairs(struct proc_setup *s)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	s->n_workers = s->conf->workers ? s->conf->workers : (cores > 0 ? (unsigned)cores : 1);
+	if (s->n_workers > PROC_WORKERS_MAX)
+		s->n_workers = PROC_WORKERS_MAX;
+	for (unsigned i = 0; i < s->n_workers; i++)
+		if (ipc_pair(s->w_queue[i]) < 0 || ipc_pair(s->w_lookup[i]) < 0)
+			goto fail;
+	if (ipc_pair(s->q_deliver) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "sealpost: cannot create socketpairs: %s\n", strerror(errno));
+	return -1;
+}
+
+int parent_daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		return -1;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+	return 0;
+}

@@ -1,0 +1,313 @@
+/*
+ * queue_commit: receiving a message from an SMTP worker and making it
+ * durable before the worker may answer 250.
+ *
+ * OPEN + RCPT records carry the envelope; the queue writes it at the head
+ * of incoming/ID and hands the worker a write-only, append-only descriptor
+ * to that file. On COMMIT the queue checks the file (size, untouched
+ * envelope), fsyncs it on a pool thread, renames it into queue/, and
+ * answers only after one fsync of the queue directory that serves every
+ * message renamed meanwhile (group commit).
+ *
+ * Security role: the worker is not trusted. Every field is re-validated
+ * here; a worker that breaks the protocol is a fatal error for the server.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/queue_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+struct qincoming {
+	struct qincoming *next;
+	struct qworker *w;
+	char id[QUEUE_ID_SIZE];
+	char *hdr;
+	size_t hdr_len;
+	uint32_t n_rcpt;
+	uint64_t req; /* COMMIT request, answered when durable */
+	int fd;	      /* read-only descriptor held during fsync */
+	int failed;   /* errno of a failed fsync/rename */
+};
+
+static void queue_protocol_error(struct qworker *w, const char *what)
+{
+	fatal("smtp worker %u broke the queue protocol (%s): shutting down", w->idx, what);
+}
+
+static void queue_reply_opened(struct qworker *w, uint64_t req, const char *id, int fd)
+{
+	struct ipc_msg *m = malloc(sizeof *m);
+
+	if (!m)
+		fatal("out of memory");
+	ipc_msg_init(m, IPC_MSG_OPENED);
+	ipc_put_u64(m, req);
+	ipc_put_u32(m, fd >= 0);
+	ipc_put_str(m, id);
+	m->fd = fd;
+	if (ipc_send(w->ch, m) < 0)
+		log_error("cannot answer smtp worker %u", w->idx);
+	free(m);
+}
+
+static void queue_reply_committed(struct qworker *w, uint64_t req, int ok, const char *why)
+{
+	struct ipc_msg *m = malloc(sizeof *m);
+
+	if (!m)
+		fatal("out of memory");
+	ipc_msg_init(m, IPC_MSG_COMMITTED);
+	ipc_put_u64(m, req);
+	ipc_put_u32(m, (uint32_t)ok);
+	ipc_put_str(m, why);
+	if (ipc_send(w->ch, m) < 0)
+		log_error("cannot answer smtp worker %u", w->idx);
+	free(m);
+}
+
+void queue_on_open(struct qworker *w, struct ipc_msg *m)
+{
+	struct qenv *e = &w->open;
+	uint64_t req = ipc_get_u64(m);
+	uint32_t n;
+
+	if (w->open_want)
+		queue_protocol_error(w, "OPEN while another is open");
+	memset(e, 0, sizeof *e);
+	ipc_get_str(m, e->client, sizeof e->client);
+	ipc_get_str(m, e->helo, sizeof e->helo);
+	ipc_get_str(m, e->from, sizeof e->from);
+	e->flags = ipc_get_u32(m);
+	n = ipc_get_u32(m);
+	if (ipc_end(m) < 0 || n == 0 || n > QENV_RCPT_MAX || e->flags > 3 ||
+	    !qenv_value_ok(e->client, sizeof e->client) ||
+	    !qenv_value_ok(e->helo, sizeof e->helo) || !qenv_value_ok(e->from, sizeof e->from))
+		queue_protocol_error(w, "bad OPEN");
+	e->rcpt = calloc(n, sizeof *e->rcpt);
+	if (!e->rcpt)
+		fatal("out of memory");
+	e->rcpt_cap = n;
+	w->open_req = req;
+	w->open_want = n;
+}
+
+/* Write the envelope to a new incoming/ID; returns the fd for the worker. */
+static int queue_create(struct qworker *w, struct qincoming *in, size_t cap)
+{
+	struct qenv *e = &w->open;
+	int fd = -1;
+
+	e->time = (int64_t)time(NULL);
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		char path[64];
+		if (queue_id_new(e->id) < 0 || str_fmt(path, sizeof path, "incoming/%s", e->id) < 0)
+			return -1;
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	long len = qenv_encode(e, in->hdr, cap);
+	if (fd < 0 || len < 0 || write(fd, in->hdr, (size_t)len) != len) {
+		log_error("cannot write envelope of %s: %s", e->id, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	in->hdr_len = (size_t)len;
+	return fd;
+}
+
+static void queue_open_done(struct qworker *w)
+{
+	struct qincoming *in = calloc(1, sizeof *in);
+	size_t cap = 1024 + QENV_CLIENT_MAX + QENV_HELO_MAX + SMTP_ADDR_MAX +
+		     w->open.n_rcpt * 2 * (SMTP_ADDR_MAX + 8);
+	int fd = -1;
+
+	if (in && (in->hdr = malloc(cap)) != NULL && w->n_incoming < QUEUE_INCOMING_MAX)
+		fd = queue_create(w, in, cap);
+	if (fd < 0) {
+		queue_reply_opened(w, w->open_req, "", -1);
+		if (in)
+			free(in->hdr);
+		free(in);
+	} else {
+		memcpy(in->id, w->open.id, sizeof in->id);
+		in->w = w;
+		in->n_rcpt = (uint32_t)w->open.n_rcpt;
+		in->fd = -1;
+		in->next = w->incoming;
+		w->incoming = in;
+		w->n_incoming++;
+		queue_reply_opened(w, w->open_req, in->id, fd);
+	}
+	qenv_free(&w->open);
+	w->open_want = 0;
+}
+
+void queue_on_rcpt(struct qworker *w, struct ipc_msg *m)
+{
+	uint64_t req = ipc_get_u64(m);
+	struct qenv_rcpt *r;
+
+	if (!w->open_want || req != w->open_req)
+		queue_protocol_error(w, "RCPT without OPEN");
+	r = &w->open.rcpt[w->open.n_rcpt];
+	ipc_get_str(m, r->addr, sizeof r->addr);
+	ipc_get_str(m, r->mbox, sizeof r->mbox);
+	if (ipc_end(m) < 0 || !r->addr[0] || !r->mbox[0] ||
+	    !qenv_value_ok(r->addr, sizeof r->addr) || !qenv_value_ok(r->mbox, sizeof r->mbox))
+		queue_protocol_error(w, "bad RCPT");
+	w->open.n_rcpt++;
+	if (--w->open_want == 0)
+		queue_open_done(w);
+}
+
+static struct qincoming *queue_take_incoming(struct qworker *w, const char *id)
+{
+	for (struct qincoming **pp = &w->incoming; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct qincoming *in = *pp;
+			*pp = in->next;
+			in->next = NULL;
+			w->n_incoming--;
+			return in;
+		}
+	}
+	return NULL;
+}
+
+static void queue_incoming_free(struct qincoming *in, int unlink_file)
+{
+	char path[64];
+
+	if (unlink_file && str_fmt(path, sizeof path, "incoming/%s", in->id) == 0)
+		unlink(path);
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in->hdr);
+	free(in);
+}
+
+/* The file must be our envelope followed by exactly size octets. */
+static int queue_check_file(struct qincoming *in, uint64_t size)
+{
+	char path[64];
+	struct stat st;
+	char *head;
+	int ok;
+
+	if (str_fmt(path, sizeof path, "incoming/%s", in->id) < 0 ||
+	    (in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in->fd, &st) < 0)
+		return -1;
+	if ((uint64_t)st.st_size != in->hdr_len + size || (head = malloc(in->hdr_len)) == NULL)
+		return -1;
+	ok = pread(in->fd, head, in->hdr_len, 0) == (ssize_t)in->hdr_len &&
+	     memcmp(head, in->hdr, in->hdr_len) == 0;
+	free(head);
+	return ok ? 0 : -1;
+}
+
+static void queue_fsync_work(void *arg)
+{
+	struct qincoming *in = arg;
+	char from[64], to[64];
+
+	if (fsync(in->fd) < 0) {
+		in->failed = errno;
+		return;
+	}
+	if (str_fmt(from, sizeof from, "incoming/%s", in->id) < 0 ||
+	    str_fmt(to, sizeof to, "queue/%s", in->id) < 0 || rename(from, to) < 0)
+		in->failed = errno ? errno : EINVAL;
+}
+
+static void queue_dirsync_work(void *arg)
+{
+	if (fsync(Q.queue_dirfd) < 0)
+		fatal("fsync of the queue directory failed: %s", strerror(errno));
+}
+
+static void queue_dirsync_start(void);
+
+static void queue_dirsync_done(void *arg)
+{
+	struct qincoming *list = Q.sync_running;
+
+	Q.sync_running = NULL;
+	while (list) {
+		struct qincoming *in = list;
+		list = in->next;
+		queue_reply_committed(in->w, in->req, 1, "");
+		Q.stat_committed++;
+		queue_ready(queue_msg_new(in->id, in->n_rcpt));
+		queue_incoming_free(in, 0);
+	}
+	queue_dirsync_start();
+	queue_dispatch();
+}
+
+static void queue_dirsync_start(void)
+{
+	if (Q.sync_running || !Q.sync_batch)
+		return;
+	Q.sync_running = Q.sync_batch;
+	Q.sync_batch = NULL;
+	if (pool_submit(Q.pool, queue_dirsync_work, queue_dirsync_done, NULL) < 0)
+		fatal("out of memory");
+}
+
+static void queue_fsync_done(void *arg)
+{
+	struct qincoming *in = arg;
+
+	close(in->fd);
+	in->fd = -1;
+	if (in->failed) {
+		log_error("%s: cannot commit to the spool: %s", in->id, strerror(in->failed));
+		queue_reply_committed(in->w, in->req, 0, "spool write error");
+		queue_incoming_free(in, 1);
+		return;
+	}
+	in->next = Q.sync_batch;
+	Q.sync_batch = in;
+	queue_dirsync_start();
+}
+
+void queue_on_commit(struct qworker *w, struct ipc_msg *m)
+{
+	char id[QUEUE_ID_SIZE + 1];
+	uint64_t req = ipc_get_u64(m);
+	struct qincoming *in;
+
+	ipc_get_str(m, id, sizeof id);
+	uint64_t size = ipc_get_u64(m);
+	if (ipc_end(m) < 0 || (in = queue_take_incoming(w, id)) == NULL)
+		queue_protocol_error(w, "bad COMMIT");
+	in->req = req;
+	if (queue_check_file(in, size) < 0) {
+		log_error("%s: message file does not match what the worker reported", id);
+		queue_reply_committed(w, req, 0, "message file check failed");
+		queue_incoming_free(in, 1);
+		return;
+	}
+	if (pool_submit(Q.pool, queue_fsync_work, queue_fsync_done, in) < 0)
+		fatal("out of memory");
+}
+
+void queue_on_abort(struct qworker *w, struct ipc_msg *m)
+{
+	char id[QUEUE_ID_SIZE + 1];
+	struct qincoming *in;
+
+	ipc_get_str(m, id, sizeof id);
+	if (ipc_end(m) < 0 || (in = queue_take_incoming(w, id)) == NULL)
+		queue_protocol_error(w, "bad ABORT");
+	queue_incoming_free(in, 1);
+}

@@ -1,0 +1,97 @@
+/*
+ * queue_spool: the on-disk form of a queued message and the spool layout.
+ *
+ *   <spool>/incoming/ID   being received (created by the queue, written by
+ *                         an SMTP worker through a passed descriptor)
+ *   <spool>/queue/ID      committed: fsync'd file, renamed here, dir fsync'd
+ *   <spool>/queue/ID.state delivery state, appended: "done N" (recipient
+ *                         index N delivered) and "try UNIXTIME TEXT" (an
+ *                         attempt that failed, latest last)
+ *
+ * A queue file is a text envelope ending in an empty line, then the message
+ * exactly as received (CRLF line ends, our Received: header first):
+ *
+ *   sealpost-queue 1
+ *   id 0123456789abcdef
+ *   time 1764072000
+ *   client 127.0.0.1
+ *   helo client.example
+ *   from alice@example.org          (empty after "from " for <>)
+ *   flags 3                         (QENV_F_*)
+ *   rcpt bob@example.test
+ *   mbox bob@example.test           (the mailbox that rcpt resolved to)
+ *   ...
+ *   <empty line>
+ *
+ * Security role: the envelope decoder is pure, bounded and fuzzed; every
+ * value is checked to hold no control characters, so a value can never
+ * forge a line of its own.
+ */
+#ifndef SEALPOST_QUEUE_SPOOL_H
+#define SEALPOST_QUEUE_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtp/smtp_parse.h"
+
+#define QUEUE_ID_LEN	16
+#define QUEUE_ID_SIZE	(QUEUE_ID_LEN + 1)
+#define QENV_RCPT_MAX	1000
+#define QENV_CLIENT_MAX 64
+#define QENV_HELO_MAX	256
+#define QENV_HEADER_MAX (QENV_RCPT_MAX * 2 * (SMTP_ADDR_MAX + 8) + 2048)
+#define QENV_MAGIC	"sealpost-queue 1\n"
+
+#define QENV_F_8BIT 0x1 /* BODY=8BITMIME or 8-bit octets seen */
+#define QENV_F_UTF8 0x2 /* SMTPUTF8 */
+
+struct qenv_rcpt {
+	char addr[SMTP_ADDR_MAX];
+	char mbox[SMTP_ADDR_MAX];
+	int done;
+};
+
+struct qenv {
+	char id[QUEUE_ID_SIZE];
+	int64_t time;
+	char client[QENV_CLIENT_MAX];
+	char helo[QENV_HELO_MAX];
+	char from[SMTP_ADDR_MAX];
+	uint32_t flags;
+	size_t n_rcpt;
+	size_t rcpt_cap;
+	struct qenv_rcpt *rcpt; /* owned; qenv_free() releases */
+	size_t body_off;	/* offset of the message in the file */
+};
+
+/* A fresh random queue id (16 lowercase hex digits). 0 or -1. */
+int queue_id_new(char id[QUEUE_ID_SIZE]);
+/* 1 if s is a well-formed queue id. */
+int queue_id_valid(const char *s);
+
+/* 1 if s is safe as an envelope value (no control octets, bounded). */
+int qenv_value_ok(const char *s, size_t cap);
+
+/* Encode the header into buf[cap]; returns its length, or -1 if too big. */
+long qenv_encode(const struct qenv *e, char *buf, size_t cap);
+/*
+ * Decode a header from buf[0..n) (the start of a queue file). Allocates
+ * e->rcpt. Returns 0 (e->body_off set), or -1 on any malformation.
+ */
+int qenv_decode(const char *buf, size_t n, struct qenv *e);
+void qenv_free(struct qenv *e);
+
+/* Read and decode the envelope of an open queue file. 0 or -1. */
+int qenv_read_fd(int fd, struct qenv *e);
+
+/* What a ".state" file says: recipients done, attempts, the last error. */
+struct qstate {
+	unsigned tries;
+	int64_t last_try;
+	char last_error[256];
+};
+/* Apply a ".state" file's text to e (done flags) and st. */
+void qstate_apply(struct qenv *e, struct qstate *st, const char *text, size_t n);
+
+#endif

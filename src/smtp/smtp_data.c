@@ -1,0 +1,304 @@
+/*
+ * smtp_data: DATA (RFC 5321) and BDAT (RFC 3030) — the message body from
+ * the client to the queue file the queue process opened for us.
+ *
+ * The body scanner (smtp_parse.c) finds the end of data (CRLF.CRLF only),
+ * undoes dot-stuffing and flags bare CR/LF, over-long lines and NULs; a
+ * flagged message is read to its end and then refused whole, so nothing
+ * after a smuggled end-of-data marker can ever run as a command. A
+ * message gets 250 only after the queue says it is on stable storage.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp/smtp_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define SMTP_RECEIVED_MAX 2048
+
+static void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
+{
+	if (s->too_big || s->write_err || s->qfd < 0)
+		return;
+	s->msg_size += n;
+	if (s->msg_size > W.conf->max_message_size) {
+		s->too_big = 1;
+		return;
+	}
+	while (n > 0) {
+		ssize_t w = write(s->qfd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("%s: queue file write failed: %s", s->qid, strerror(errno));
+			s->write_err = 1;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+		s->written += (uint64_t)w;
+	}
+}
+
+static const char *smtp_proto(const struct smtp_session *s)
+{
+	if (s->mail_flags & QENV_F_UTF8)
+		return "UTF8SMTP";
+	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* Our trace header (RFC 5321 4.4), the first line of the stored message. */
+static int smtp_write_received(struct smtp_session *s)
+{
+	char hdr[SMTP_RECEIVED_MAX], date[64], forpart[SMTP_ADDR_MAX + 16] = "";
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (s->n_rcpt == 1 &&
+	    str_fmt(forpart, sizeof forpart, "\r\n\tfor <%s>", s->rcpt[0].addr) < 0)
+		forpart[0] = '\0';
+	if (str_fmt(hdr, sizeof hdr,
+		    "Received: from %s (%s)\r\n\tby %s (sealpost) with %s id %s%s; %s\r\n", s->helo,
+		    s->client, W.conf->hostname, smtp_proto(s), s->qid, forpart, date) < 0)
+		return -1;
+	size_t n = strlen(hdr);
+	smtp_write_q(s, hdr, n);
+	s->msg_size -= n; /* our header does not count against SIZE */
+	return s->write_err ? -1 : 0;
+}
+
+static void smtp_begin_message(struct smtp_session *s)
+{
+	if (smtp_send_open(s) < 0) {
+		smtp_on_opened(s, 0, "", -1);
+		return;
+	}
+	s->wait = SW_OPEN;
+}
+
+void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n)
+{
+	if (!s->in_mail || s->bdat_used) {
+		smtp_reply(s, s->bdat_used ? "503 5.5.1 DATA after BDAT in one transaction"
+					   : "503 5.5.1 Need MAIL command first");
+		smtp_error(s);
+		return;
+	}
+	if (s->n_rcpt == 0) {
+		smtp_reply(s, "554 5.5.1 No valid recipients");
+		smtp_error(s);
+		return;
+	}
+	s->data_used = 1;
+	smtp_begin_message(s);
+}
+
+/* "BDAT size [LAST]": returns 0 and fills size/last, or -1. */
+static int smtp_bdat_args(const char *arg, size_t n, uint64_t *size, int *last)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+
+	for (; i < n && arg[i] >= '0' && arg[i] <= '9'; i++) {
+		if (i >= 18)
+			return -1;
+		v = v * 10 + (uint64_t)(arg[i] - '0');
+	}
+	if (i == 0)
+		return -1;
+	*size = v;
+	*last = 0;
+	if (i == n)
+		return 0;
+	if (arg[i] == ' ' && str_eqn_nocase(arg + i + 1, n - i - 1, "LAST")) {
+		*last = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static void smtp_bdat_enter(struct smtp_session *s, uint64_t size, int last)
+{
+	struct timeval tv = {SMTP_DATA_TIMEOUT, 0};
+
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->state = SS_BDAT;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n)
+{
+	uint64_t size;
+	int last;
+
+	if (smtp_bdat_args(arg, n, &size, &last) < 0) {
+		/* The chunk length is unknown: its octets could be taken as commands. */
+		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
+		s->state = SS_CLOSING;
+		return;
+	}
+	if (!s->in_mail || s->data_used || s->n_rcpt == 0)
+		s->bdat_deferred_err = !s->in_mail || s->data_used
+					   ? "503 5.5.1 Bad sequence of commands"
+					   : "554 5.5.1 No valid recipients";
+	smtp_bdat_enter(s, size, last);
+	if (s->bdat_deferred_err || s->bdat_used)
+		return;
+	s->bdat_used = 1;
+	smtp_begin_message(s);
+}
+
+void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd)
+{
+	s->wait = SW_NONE;
+	if (!ok) {
+		log_error("%s: the queue could not open a message file", s->client);
+		smtp_txn_reset(s);
+		if (s->state == SS_BDAT) /* answered once the chunk is read */
+			s->bdat_deferred_err = "451 4.3.0 Queue unavailable, try again later";
+		else
+			smtp_reply(s, "451 4.3.0 Queue unavailable, try again later");
+		return;
+	}
+	s->qfd = fd;
+	str_copy(s->qid, sizeof s->qid, id);
+	smtp_body_init(&s->body, !s->bdat_used);
+	if (smtp_write_received(s) < 0)
+		log_error("%s: cannot write the Received header", s->qid);
+	if (!s->bdat_used) {
+		struct timeval tv = {SMTP_DATA_TIMEOUT, 0};
+		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+		s->state = SS_DATA;
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	}
+}
+
+/* The message is complete: refuse it, or ask the queue to commit it. */
+static void smtp_message_end(struct smtp_session *s)
+{
+	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
+	const char *err = NULL;
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	s->state = SS_CMD;
+	if (s->too_big)
+		err = "552 5.3.4 Message size exceeds fixed maximum message size";
+	else if (s->body.flags & SMTP_BODY_BARE_CRLF)
+		err = "554 5.6.0 Message refused: bare CR or LF (only CRLF may end a line)";
+	else if (s->body.flags & SMTP_BODY_LONGLINE)
+		err = "554 5.6.0 Message refused: a line is longer than 1000 octets";
+	else if (s->body.flags & SMTP_BODY_NUL)
+		err = "554 5.6.0 Message refused: NUL octet in message";
+	else if (s->write_err || s->qfd < 0)
+		err = "451 4.3.0 Local error while storing the message";
+	if (err) {
+		smtp_reply(s, "%s", err);
+		log_info("%s: %s: message refused: %s", s->client, s->qid[0] ? s->qid : "-", err);
+		smtp_txn_reset(s);
+		smtp_error(s);
+		return;
+	}
+	close(s->qfd);
+	s->qfd = -1;
+	smtp_send_commit(s);
+	s->wait = SW_COMMIT;
+}
+
+void smtp_on_committed(struct smtp_session *s, int ok, const char *why)
+{
+	s->wait = SW_NONE;
+	if (ok) {
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
+		log_info("%s: from=<%s> size=%llu nrcpt=%u client=%s helo=%s", s->qid, s->from,
+			 (unsigned long long)s->msg_size, s->n_rcpt, s->client, s->helo);
+		s->n_msgs++;
+	} else {
+		smtp_reply(s, "451 4.3.0 Error: queue file write error, try again later");
+		log_error("%s: commit failed: %s", s->qid, why);
+	}
+	s->qid[0] = '\0'; /* committed or refused by the queue: nothing to abort */
+	smtp_txn_reset(s);
+}
+
+static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
+{
+	size_t out_len = 0, used;
+
+	if (n > SMTP_SCRATCH)
+		n = SMTP_SCRATCH;
+	used = smtp_body_feed(&s->body, p, n, W.scratch, SMTP_SCRATCH, &out_len);
+	smtp_write_q(s, W.scratch, out_len);
+	return (int)used;
+}
+
+static int smtp_data_body(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return 0;
+	evbuffer_drain(in, (size_t)smtp_data_chunk(s, v.iov_base, v.iov_len));
+	if (s->body.done)
+		smtp_message_end(s);
+	return 1;
+}
+
+static void smtp_bdat_chunk_end(struct smtp_session *s)
+{
+	const char *err = s->bdat_deferred_err;
+
+	s->state = SS_CMD;
+	if (err) {
+		smtp_reply(s, "%s", err);
+		s->bdat_deferred_err = NULL;
+		smtp_error(s);
+		if (s->bdat_last)
+			smtp_txn_reset(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		smtp_reply(s, "250 2.0.0 Chunk received");
+		return;
+	}
+	if (smtp_body_finish(&s->body))
+		smtp_write_q(s, "\r\n", 2);
+	smtp_message_end(s);
+}
+
+static int smtp_bdat_body(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+
+	if (s->bdat_left == 0) {
+		smtp_bdat_chunk_end(s);
+		return 1;
+	}
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return 0;
+	size_t n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+	if (s->bdat_deferred_err) {
+		evbuffer_drain(in, n);
+		s->bdat_left -= n;
+		return 1;
+	}
+	n = (size_t)smtp_data_chunk(s, v.iov_base, n);
+	evbuffer_drain(in, n);
+	s->bdat_left -= n;
+	return 1;
+}
+
+int smtp_data_input(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (s->state == SS_DATA)
+		return smtp_data_body(s, in);
+	return smtp_bdat_body(s, in);
+}

@@ -1,0 +1,132 @@
+/*
+ * smtp_int: the SMTP worker's session structure, shared by its files:
+ *   smtp_worker.c   process setup, accepting, IPC with lookup and queue
+ *   smtp_session.c  the session state machine and command handlers
+ *   smtp_data.c     DATA and BDAT: streaming the message into the queue file
+ *
+ * Security role: this process parses untrusted bytes. It has no access to
+ * the spool or mailboxes (chrooted into an empty directory, unprivileged);
+ * all it can write is the one queue file whose descriptor the queue hands
+ * it for the message being received.
+ */
+#ifndef SEALPOST_SMTP_INT_H
+#define SEALPOST_SMTP_INT_H
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "ipc/ipc.h"
+#include "queue/queue_spool.h"
+#include "smtp/smtp_parse.h"
+#include "util/conf.h"
+
+#define SMTP_MAX_ERRORS	     10	 /* bad commands before we hang up */
+#define SMTP_CMD_TIMEOUT     300 /* RFC 5321 4.5.3.2.7 server timeout */
+#define SMTP_DATA_TIMEOUT    600 /* waiting for DATA blocks (4.5.3.2.6) */
+#define SMTP_HELO_MAX	     255
+#define SMTP_CLIENT_MAX	     64
+#define SMTP_SCRATCH	     (64 * 1024)
+#define SMTP_SESSION_BUCKETS 4096
+
+enum smtp_state {
+	SS_CMD = 0, /* reading commands */
+	SS_DATA,    /* DATA body */
+	SS_BDAT,    /* BDAT chunk: bdat_left octets to take */
+	SS_SKIP,    /* discarding an over-long command line */
+	SS_CLOSING, /* replied 221/421: close once the output drained */
+};
+
+enum smtp_wait {
+	SW_NONE = 0,
+	SW_LOOKUP, /* RCPT: waiting for the lookup process */
+	SW_OPEN,   /* DATA/BDAT: waiting for the queue file */
+	SW_COMMIT, /* end of data: waiting for the queue to make it durable */
+};
+
+struct smtp_rcpt {
+	char addr[SMTP_ADDR_MAX];
+	char mbox[SMTP_ADDR_MAX];
+};
+
+enum smtp_listener_kind { SL_SMTP, SL_SUBMISSION, SL_SUBMISSIONS, SL_LOCAL };
+
+struct smtp_listener {
+	enum smtp_listener_kind kind;
+	struct smtp_worker *w;
+};
+
+struct smtp_session {
+	uint64_t id;
+	struct smtp_session *hnext; /* id hash chain */
+	struct bufferevent *bev;
+	const struct smtp_listener *lis;
+	enum smtp_state state;
+	enum smtp_wait wait;
+	char client[SMTP_CLIENT_MAX]; /* "[addr]" or "local uid N" */
+	char addr[SMTP_CLIENT_MAX];   /* bare address for the envelope */
+	char helo[SMTP_HELO_MAX + 1];
+	int esmtp;
+	unsigned errors;
+	unsigned n_msgs;
+	/* transaction */
+	int in_mail;
+	char from[SMTP_ADDR_MAX];
+	uint32_t mail_flags; /* QENV_F_* */
+	struct smtp_rcpt *rcpt;
+	unsigned n_rcpt;
+	char pending_rcpt[SMTP_ADDR_MAX];
+	/* message */
+	int bdat_used, data_used;
+	char qid[QUEUE_ID_SIZE];
+	int qfd;
+	uint64_t written;  /* octets in the queue file after the envelope */
+	uint64_t msg_size; /* message octets (without our Received:) */
+	int too_big, write_err;
+	struct smtp_body body;
+	uint64_t bdat_left;
+	int bdat_last;
+	const char *bdat_deferred_err; /* a BDAT refused: reply after its chunk */
+};
+
+struct smtp_worker {
+	const struct conf *conf;
+	struct event_base *base;
+	struct ipc_chan *queue;
+	struct ipc_chan *lookup;
+	struct smtp_session *buckets[SMTP_SESSION_BUCKETS];
+	uint64_t next_id;
+	unsigned n_sessions;
+	char *scratch; /* SMTP_SCRATCH octets, for unstuffed DATA */
+};
+
+extern struct smtp_worker W;
+
+/* smtp_worker.c */
+struct smtp_session *smtp_session_find(uint64_t id);
+void smtp_send_rcpt_check(struct smtp_session *s, const char *addr);
+int smtp_send_open(struct smtp_session *s);
+void smtp_send_commit(struct smtp_session *s);
+void smtp_send_abort(const char *qid);
+
+/* smtp_session.c */
+void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
+			const struct sockaddr *sa, int salen);
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtp_process(struct smtp_session *s);
+void smtp_txn_reset(struct smtp_session *s);
+void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox);
+void smtp_error(struct smtp_session *s);
+
+/* smtp_data.c */
+void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n);
+void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd);
+void smtp_on_committed(struct smtp_session *s, int ok, const char *why);
+/* Consume message octets from the input; returns 1 if state changed. */
+int smtp_data_input(struct smtp_session *s);
+void smtp_data_discard(struct smtp_session *s);
+
+#endif

@@ -1,0 +1,555 @@
+/*
+ * smtp_session: one SMTP conversation (RFC 5321) — the command table, the
+ * state machine and every command except DATA/BDAT (smtp_data.c).
+ *
+ * Each command has a row in smtp_commands: its handler and flags. Input is
+ * read through the pure line reader (smtp_parse.c): only CRLF ends a line,
+ * over-long lines are refused and skipped, never cut. Commands are taken
+ * one at a time, so pipelined commands get their replies in order; while a
+ * command waits for another process (lookup, queue) the rest stays in the
+ * input buffer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "smtp/smtp_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+struct smtp_command {
+	enum smtp_verb verb;
+	void (*fn)(struct smtp_session *s, const char *arg, size_t n);
+	int needs_helo; /* refused with 503 before HELO/EHLO */
+};
+
+static void smtp_free(struct smtp_session *s);
+
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Count an error; too many and the client is told to go away. */
+void smtp_error(struct smtp_session *s)
+{
+	if (++s->errors < SMTP_MAX_ERRORS)
+		return;
+	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", W.conf->hostname);
+	log_info("%s: too many errors (%u), disconnecting", s->client, s->errors);
+	s->state = SS_CLOSING;
+}
+
+void smtp_txn_reset(struct smtp_session *s)
+{
+	if (s->qfd >= 0) {
+		close(s->qfd);
+		s->qfd = -1;
+	}
+	if (s->qid[0])
+		smtp_send_abort(s->qid);
+	s->qid[0] = '\0';
+	s->in_mail = 0;
+	s->from[0] = '\0';
+	s->mail_flags = 0;
+	free(s->rcpt);
+	s->rcpt = NULL;
+	s->n_rcpt = 0;
+	s->bdat_used = s->data_used = 0;
+	s->written = s->msg_size = 0;
+	s->too_big = s->write_err = 0;
+	s->bdat_deferred_err = NULL;
+}
+
+/* ---- HELO / EHLO ------------------------------------------------------- */
+
+/* A HELO argument: printable ASCII, no spaces, bounded. */
+static int smtp_helo_ok(const char *arg, size_t n)
+{
+	if (n == 0 || n > SMTP_HELO_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (arg[i] <= ' ' || arg[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int smtp_helo_common(struct smtp_session *s, const char *arg, size_t n, const char *verb)
+{
+	if (!smtp_helo_ok(arg, n)) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s hostname", verb);
+		smtp_error(s);
+		return -1;
+	}
+	smtp_txn_reset(s);
+	str_copyn(s->helo, sizeof s->helo, arg, n);
+	return 0;
+}
+
+static void smtp_cmd_helo(struct smtp_session *s, const char *arg, size_t n)
+{
+	if (smtp_helo_common(s, arg, n, "HELO") < 0)
+		return;
+	s->esmtp = 0;
+	smtp_reply(s, "250 %s", W.conf->hostname);
+}
+
+static void smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t n)
+{
+	if (smtp_helo_common(s, arg, n, "EHLO") < 0)
+		return;
+	s->esmtp = 1;
+	smtp_reply(s, "250-%s Hello %s", W.conf->hostname, s->client);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu", (unsigned long long)W.conf->max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250 CHUNKING");
+}
+
+/* ---- MAIL -------------------------------------------------------------- */
+
+static int smtp_mail_params(struct smtp_session *s, const struct smtp_params *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct smtp_param *p = &ps->p[i];
+		if (str_eqn_nocase(p->key, p->key_len, "SIZE") && p->val) {
+			char num[24];
+			char *end;
+			if (str_copyn(num, sizeof num, p->val, p->val_len) < 0)
+				return 501;
+			unsigned long long v = strtoull(num, &end, 10);
+			if (*end || num[0] < '0' || num[0] > '9')
+				return 501;
+			if (v > W.conf->max_message_size)
+				return 552;
+		} else if (str_eqn_nocase(p->key, p->key_len, "BODY") && p->val) {
+			if (str_eqn_nocase(p->val, p->val_len, "8BITMIME"))
+				s->mail_flags |= QENV_F_8BIT;
+			else if (!str_eqn_nocase(p->val, p->val_len, "7BIT"))
+				return 501;
+		} else if (str_eqn_nocase(p->key, p->key_len, "SMTPUTF8") && !p->val) {
+			s->mail_flags |= QENV_F_UTF8 | QENV_F_8BIT;
+		} else {
+			return 555;
+		}
+	}
+	return 0;
+}
+
+static void smtp_mail_refuse(struct smtp_session *s, int code)
+{
+	if (code == 552)
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit of %llu octets",
+			   (unsigned long long)W.conf->max_message_size);
+	else if (code == 555)
+		smtp_reply(s, "555 5.5.4 Unsupported MAIL FROM parameter");
+	else
+		smtp_reply(s, "501 5.5.4 Syntax error in MAIL FROM parameters");
+	smtp_error(s);
+}
+
+static void smtp_addr_refuse(struct smtp_session *s, enum smtp_addr_err e, const char *what)
+{
+	switch (e) {
+	case SMTP_ADDR_TOOLONG:
+		smtp_reply(s, "501 5.1.%c %s address too long", what[0] == 's' ? '7' : '3', what);
+		break;
+	case SMTP_ADDR_ROUTE:
+		smtp_reply(s, "550 5.7.1 Source routes are not accepted");
+		break;
+	case SMTP_ADDR_UTF8:
+		smtp_reply(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+		break;
+	case SMTP_ADDR_NULL:
+		smtp_reply(s, "501 5.1.3 Null address not allowed here");
+		break;
+	default:
+		smtp_reply(s, "501 5.1.%c Bad %s address syntax", what[0] == 's' ? '7' : '3', what);
+	}
+	smtp_error(s);
+}
+
+static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
+{
+	struct smtp_addr a;
+	struct smtp_params ps;
+	size_t end;
+	enum smtp_addr_err e;
+	int code;
+
+	if (s->in_mail) {
+		smtp_reply(s, "503 5.5.1 Nested MAIL command");
+		smtp_error(s);
+		return;
+	}
+	e = smtp_addr_parse(arg, n, SMTP_ADDR_ALLOW_NULL | SMTP_ADDR_ALLOW_UTF8, &a, &end);
+	if (e != SMTP_ADDR_OK) {
+		smtp_addr_refuse(s, e, "sender");
+		return;
+	}
+	s->mail_flags = 0;
+	if (smtp_params_parse(arg + end, n - end, 1, &ps) < 0 || (!s->esmtp && ps.n > 0)) {
+		smtp_mail_refuse(s, ps.n > 0 && !s->esmtp ? 555 : 501);
+		return;
+	}
+	if ((code = smtp_mail_params(s, &ps)) != 0) {
+		smtp_mail_refuse(s, code);
+		return;
+	}
+	if (a.utf8 && !(s->mail_flags & QENV_F_UTF8)) {
+		smtp_addr_refuse(s, SMTP_ADDR_UTF8, "sender");
+		return;
+	}
+	memcpy(s->from, a.text, sizeof s->from);
+	s->in_mail = 1;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+/* ---- RCPT -------------------------------------------------------------- */
+
+static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t n)
+{
+	struct smtp_addr a;
+	struct smtp_params ps;
+	size_t end;
+	unsigned flags = SMTP_ADDR_POSTMASTER;
+	enum smtp_addr_err e;
+
+	if (!s->in_mail) {
+		smtp_reply(s, "503 5.5.1 Need MAIL command first");
+		smtp_error(s);
+		return;
+	}
+	if (s->mail_flags & QENV_F_UTF8)
+		flags |= SMTP_ADDR_ALLOW_UTF8;
+	if ((e = smtp_addr_parse(arg, n, flags, &a, &end)) != SMTP_ADDR_OK) {
+		smtp_addr_refuse(s, e, "recipient");
+		return;
+	}
+	if (smtp_params_parse(arg + end, n - end, 0, &ps) < 0 || ps.n > 0) {
+		smtp_reply(s, "555 5.5.4 Unsupported RCPT TO parameter");
+		smtp_error(s);
+		return;
+	}
+	if (s->n_rcpt >= W.conf->max_rcpt) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	const char *at = strrchr(a.text, '@');
+	if (a.local_len == strlen(a.text)) { /* <Postmaster> */
+		smtp_send_rcpt_check(s, a.text);
+		return;
+	}
+	if (a.domain_literal || !at || !conf_find_domain(W.conf, at + 1, strlen(at + 1))) {
+		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", a.text);
+		log_info("%s: RCPT to=<%s> refused: relay access denied", s->client, a.text);
+		smtp_error(s);
+		return;
+	}
+	smtp_send_rcpt_check(s, a.text);
+}
+
+void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox)
+{
+	s->wait = SW_NONE;
+	if (status == IPC_RCPT_OK && s->n_rcpt < W.conf->max_rcpt) {
+		struct smtp_rcpt *r = realloc(s->rcpt, (s->n_rcpt + 1) * sizeof *r);
+		if (!r) {
+			smtp_reply(s, "452 4.3.1 Insufficient system resources");
+			return;
+		}
+		s->rcpt = r;
+		memcpy(r[s->n_rcpt].addr, s->pending_rcpt, SMTP_ADDR_MAX);
+		str_copy(r[s->n_rcpt].mbox, SMTP_ADDR_MAX, mbox);
+		s->n_rcpt++;
+		smtp_reply(s, "250 2.1.5 Ok");
+	} else if (status == IPC_RCPT_UNKNOWN) {
+		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
+			   s->pending_rcpt);
+		log_info("%s: RCPT to=<%s> refused: user unknown", s->client, s->pending_rcpt);
+		smtp_error(s);
+	} else {
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try again later",
+			   s->pending_rcpt);
+	}
+}
+
+/* ---- the simple ones --------------------------------------------------- */
+
+static void smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_txn_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_quit(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "221 2.0.0 %s closing connection", W.conf->hostname);
+	s->state = SS_CLOSING;
+}
+
+static void smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void smtp_cmd_expn(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "502 5.5.1 EXPN is not supported");
+}
+
+static void smtp_cmd_help(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+	smtp_reply(s, "214 2.0.0 See RFC 5321");
+}
+
+static void smtp_cmd_notimpl(struct smtp_session *s, const char *arg, size_t n)
+{
+	smtp_reply(s, "502 5.5.1 Command not implemented");
+	smtp_error(s);
+}
+
+static const struct smtp_command smtp_commands[] = {
+    {SMTP_V_HELO, smtp_cmd_helo, 0},	    {SMTP_V_EHLO, smtp_cmd_ehlo, 0},
+    {SMTP_V_MAIL, smtp_cmd_mail, 1},	    {SMTP_V_RCPT, smtp_cmd_rcpt, 1},
+    {SMTP_V_DATA, smtp_cmd_data, 1},	    {SMTP_V_BDAT, smtp_cmd_bdat, 1},
+    {SMTP_V_RSET, smtp_cmd_rset, 0},	    {SMTP_V_NOOP, smtp_cmd_noop, 0},
+    {SMTP_V_QUIT, smtp_cmd_quit, 0},	    {SMTP_V_VRFY, smtp_cmd_vrfy, 0},
+    {SMTP_V_EXPN, smtp_cmd_expn, 0},	    {SMTP_V_HELP, smtp_cmd_help, 0},
+    {SMTP_V_STARTTLS, smtp_cmd_notimpl, 0}, {SMTP_V_AUTH, smtp_cmd_notimpl, 0},
+};
+
+static int smtp_noarg_verb(enum smtp_verb v)
+{
+	return v == SMTP_V_DATA || v == SMTP_V_RSET || v == SMTP_V_QUIT;
+}
+
+static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_cmd c;
+	const struct smtp_command *cmd = NULL;
+	int rc = smtp_cmd_parse(line, len, &c);
+
+	for (size_t i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++)
+		if (smtp_commands[i].verb == c.verb)
+			cmd = &smtp_commands[i];
+	if (!cmd) {
+		smtp_reply(s, "500 5.5.2 Command unrecognized");
+		smtp_error(s);
+	} else if (rc < 0 || (smtp_noarg_verb(c.verb) && c.arg_len > 0)) {
+		smtp_reply(s, "501 5.5.4 Syntax error in parameters or arguments");
+		smtp_error(s);
+	} else if (cmd->needs_helo && !s->helo[0]) {
+		smtp_reply(s, "503 5.5.1 Send HELO/EHLO first");
+		smtp_error(s);
+	} else {
+		cmd->fn(s, c.arg, c.arg_len);
+	}
+}
+
+/* Take one command line from the input; returns 0 when more input is needed. */
+static int smtp_take_line(struct smtp_session *s, struct evbuffer *in)
+{
+	size_t avail = evbuffer_get_length(in);
+	size_t want = avail < SMTP_CMD_LINE_MAX ? avail : SMTP_CMD_LINE_MAX;
+	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	struct smtp_line l;
+
+	if (avail == 0 || !buf)
+		return 0;
+	switch (smtp_line_next(buf, want, SMTP_CMD_LINE_MAX, &l)) {
+	case SMTP_LINE_MORE:
+		return 0;
+	case SMTP_LINE_TOOLONG:
+		evbuffer_drain(in, l.consumed);
+		smtp_reply(s, "500 5.5.2 Line too long (command lines are limited to 512 octets)");
+		smtp_error(s);
+		if (s->state == SS_CMD)
+			s->state = SS_SKIP;
+		return 1;
+	case SMTP_LINE_OK:
+		break;
+	}
+	if (l.flags) {
+		smtp_reply(s, "500 5.5.2 Bare CR, bare LF or NUL in command refused");
+		smtp_error(s);
+	} else {
+		smtp_dispatch(s, buf, l.len);
+	}
+	evbuffer_drain(in, l.consumed);
+	return 1;
+}
+
+static int smtp_skip_input(struct smtp_session *s, struct evbuffer *in)
+{
+	size_t avail = evbuffer_get_length(in);
+	size_t want = avail < SMTP_SCRATCH ? avail : SMTP_SCRATCH;
+	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	int done = 0;
+
+	if (avail == 0 || !buf)
+		return 0;
+	evbuffer_drain(in, smtp_line_skip(buf, want, &done));
+	if (done)
+		s->state = SS_CMD;
+	return 1;
+}
+
+/* Run commands until input runs out, or something must be waited for. */
+void smtp_process(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	int progress = 1;
+
+	while (progress && s->wait == SW_NONE) {
+		switch (s->state) {
+		case SS_CMD:
+			progress = smtp_take_line(s, in);
+			break;
+		case SS_SKIP:
+			progress = smtp_skip_input(s, in);
+			break;
+		case SS_DATA:
+		case SS_BDAT:
+			progress = smtp_data_input(s);
+			break;
+		case SS_CLOSING:
+			evbuffer_drain(in, evbuffer_get_length(in));
+			progress = 0;
+			break;
+		}
+	}
+	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_free(s);
+}
+
+/* ---- connection life --------------------------------------------------- */
+
+static void smtp_on_read(struct bufferevent *bev, void *arg)
+{
+	smtp_process(arg);
+}
+
+static void smtp_on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SS_CLOSING)
+		smtp_free(s);
+}
+
+static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", W.conf->hostname);
+		log_info("%s: timeout in state %d", s->client, (int)s->state);
+		s->state = SS_CLOSING;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_enable(bev, EV_WRITE);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		smtp_free(s);
+}
+
+static void smtp_client_name(struct smtp_session *s, const struct sockaddr *sa, int fd)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+	if (sa->sa_family == AF_UNIX) {
+		struct ucred cr;
+		socklen_t len = sizeof cr;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+			cr.uid = (uid_t)-1;
+		str_fmt(s->client, sizeof s->client, "local uid %ld", (long)cr.uid);
+		str_fmt(s->addr, sizeof s->addr, "local uid %ld", (long)cr.uid);
+		return;
+	}
+	str_fmt(s->client, sizeof s->client, "[%s]", ip);
+	str_copy(s->addr, sizeof s->addr, ip);
+}
+
+void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
+			const struct sockaddr *sa, int salen)
+{
+	struct smtp_session *s = calloc(1, sizeof *s);
+	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
+	int one = 1;
+
+	if (!s || !(s->bev = bufferevent_socket_new(W.base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+		log_error("cannot set up a session: out of memory");
+		free(s);
+		close(fd);
+		return;
+	}
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	s->id = ++W.next_id;
+	s->lis = lis;
+	s->qfd = -1;
+	smtp_client_name(s, sa, fd);
+	s->hnext = W.buckets[s->id % SMTP_SESSION_BUCKETS];
+	W.buckets[s->id % SMTP_SESSION_BUCKETS] = s;
+	W.n_sessions++;
+	bufferevent_setcb(s->bev, smtp_on_read, smtp_on_write, smtp_on_event, s);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_info("connect from %s", s->client);
+	smtp_reply(s, "220 %s ESMTP sealpost", W.conf->hostname);
+}
+
+static void smtp_unhash(struct smtp_session *s)
+{
+	for (struct smtp_session **pp = &W.buckets[s->id % SMTP_SESSION_BUCKETS]; *pp;
+	     pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			return;
+		}
+}
+
+struct smtp_session *smtp_session_find(uint64_t id)
+{
+	for (struct smtp_session *s = W.buckets[id % SMTP_SESSION_BUCKETS]; s; s = s->hnext)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void smtp_free(struct smtp_session *s)
+{
+	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
+	smtp_txn_reset(s);
+	smtp_unhash(s);
+	W.n_sessions--;
+	bufferevent_free(s->bev);
+	free(s);
+}

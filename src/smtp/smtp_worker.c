@@ -1,0 +1,251 @@
+/*
+ * smtp_worker: the SMTP worker process. Drops privileges (chroot to an
+ * empty directory, the unprivileged `user`), accepts connections on the
+ * listeners the parent bound, and carries requests between sessions and
+ * the lookup and queue processes.
+ *
+ * Replies from other processes name the session by its id; a reply for a
+ * session that has gone away is dropped (an opened queue file is closed
+ * and aborted so the queue can remove it).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "parent/proc.h"
+#include "smtp/smtp_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+struct smtp_worker W;
+static struct ipc_msg *smtp_out; /* one outbound record, reused */
+
+static struct ipc_msg *smtp_msg(uint32_t type)
+{
+	ipc_msg_init(smtp_out, type);
+	return smtp_out;
+}
+
+void smtp_send_rcpt_check(struct smtp_session *s, const char *addr)
+{
+	struct ipc_msg *m = smtp_msg(IPC_RCPT_CHECK);
+
+	str_copy(s->pending_rcpt, sizeof s->pending_rcpt, addr);
+	ipc_put_u64(m, s->id);
+	ipc_put_str(m, addr);
+	if (ipc_send(W.lookup, m) < 0) {
+		smtp_reply(s, "451 4.3.0 Lookup service unavailable, try again later");
+		return;
+	}
+	s->wait = SW_LOOKUP;
+}
+
+int smtp_send_open(struct smtp_session *s)
+{
+	struct ipc_msg *m = smtp_msg(IPC_MSG_OPEN);
+
+	ipc_put_u64(m, s->id);
+	ipc_put_str(m, s->addr);
+	ipc_put_str(m, s->helo);
+	ipc_put_str(m, s->from);
+	ipc_put_u32(m, s->mail_flags);
+	ipc_put_u32(m, s->n_rcpt);
+	if (ipc_send(W.queue, m) < 0)
+		return -1;
+	for (unsigned i = 0; i < s->n_rcpt; i++) {
+		m = smtp_msg(IPC_MSG_RCPT);
+		ipc_put_u64(m, s->id);
+		ipc_put_str(m, s->rcpt[i].addr);
+		ipc_put_str(m, s->rcpt[i].mbox);
+		if (ipc_send(W.queue, m) < 0)
+			fatal("lost the queue in the middle of an envelope");
+	}
+	return 0;
+}
+
+void smtp_send_commit(struct smtp_session *s)
+{
+	struct ipc_msg *m = smtp_msg(IPC_MSG_COMMIT);
+
+	ipc_put_u64(m, s->id);
+	ipc_put_str(m, s->qid);
+	ipc_put_u64(m, s->written);
+	if (ipc_send(W.queue, m) < 0)
+		fatal("lost the queue");
+}
+
+void smtp_send_abort(const char *qid)
+{
+	struct ipc_msg *m = smtp_msg(IPC_MSG_ABORT);
+
+	ipc_put_str(m, qid);
+	if (ipc_send(W.queue, m) < 0)
+		log_error("%s: could not tell the queue to drop it", qid);
+}
+
+/* Resume a session after a reply, unless it closed meanwhile. */
+static void smtp_resume(struct smtp_session *s)
+{
+	smtp_process(s);
+}
+
+static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	char mbox[SMTP_ADDR_MAX];
+	uint64_t id = ipc_get_u64(m);
+	uint32_t status = ipc_get_u32(m);
+	struct smtp_session *s;
+
+	ipc_get_str(m, mbox, sizeof mbox);
+	if (m->type != IPC_RCPT_RESULT || m->fd >= 0 || ipc_end(m) < 0)
+		fatal("malformed record from lookup");
+	if ((s = smtp_session_find(id)) == NULL || s->wait != SW_LOOKUP)
+		return;
+	smtp_on_rcpt_result(s, status, mbox);
+	smtp_resume(s);
+}
+
+static void smtp_on_queue_opened(struct ipc_msg *m)
+{
+	char id[QUEUE_ID_SIZE + 1];
+	uint64_t sid = ipc_get_u64(m);
+	uint32_t ok = ipc_get_u32(m);
+	struct smtp_session *s;
+
+	ipc_get_str(m, id, sizeof id);
+	if (ipc_end(m) < 0 || (ok && (m->fd < 0 || !queue_id_valid(id))))
+		fatal("malformed OPENED record from the queue");
+	if ((s = smtp_session_find(sid)) == NULL || s->wait != SW_OPEN) {
+		if (m->fd >= 0)
+			close(m->fd);
+		if (ok)
+			smtp_send_abort(id);
+		return;
+	}
+	smtp_on_opened(s, (int)ok, id, m->fd);
+	m->fd = -1;
+	smtp_resume(s);
+}
+
+static void smtp_on_queue_committed(struct ipc_msg *m)
+{
+	char why[256];
+	uint64_t sid = ipc_get_u64(m);
+	uint32_t ok = ipc_get_u32(m);
+	struct smtp_session *s;
+
+	ipc_get_str(m, why, sizeof why);
+	if (ipc_end(m) < 0 || m->fd >= 0)
+		fatal("malformed COMMITTED record from the queue");
+	if ((s = smtp_session_find(sid)) == NULL || s->wait != SW_COMMIT)
+		return;
+	smtp_on_committed(s, (int)ok, why);
+	smtp_resume(s);
+}
+
+static void smtp_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->type == IPC_MSG_OPENED)
+		smtp_on_queue_opened(m);
+	else if (m->type == IPC_MSG_COMMITTED)
+		smtp_on_queue_committed(m);
+	else
+		fatal("unexpected record type %u from the queue", m->type);
+	if (m->fd >= 0) {
+		close(m->fd);
+		m->fd = -1;
+	}
+}
+
+static void smtp_on_closed(struct ipc_chan *ch, void *arg)
+{
+	log_info("%s closed its channel; smtp worker exits", ipc_chan_peer(ch));
+	exit(0);
+}
+
+static void smtp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			   int salen, void *arg)
+{
+	smtp_session_start(fd, arg, sa, salen);
+}
+
+static void smtp_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void smtp_on_accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {1, 0};
+
+	log_error("accept failed: %s", evutil_socket_error_to_string(err));
+	if (err == EMFILE || err == ENFILE) {
+		/* Out of descriptors: pause accepting for a second rather than spin. */
+		evconnlistener_disable(l);
+		if (event_base_once(W.base, -1, EV_TIMEOUT, smtp_accept_resume, l, &tv) < 0)
+			evconnlistener_enable(l);
+	}
+}
+
+static void smtp_on_term(evutil_socket_t sig, short what, void *arg)
+{
+	exit(0);
+}
+
+static void smtp_listen(struct proc_setup *s, struct smtp_listener *lis)
+{
+	for (size_t i = 0; i < s->n_listen; i++) {
+		struct evconnlistener *l = evconnlistener_new(
+		    W.base, smtp_on_accept, &lis[i], LEV_OPT_CLOSE_ON_FREE, -1, s->listen_fd[i]);
+		if (!l)
+			fatal("cannot watch listener %zu", i);
+		evconnlistener_set_error_cb(l, smtp_on_accept_error);
+	}
+}
+
+int smtp_worker_main(struct proc_setup *s, unsigned idx)
+{
+	int keep[CONF_MAX_LISTEN + 3];
+	size_t n = 0;
+	static struct smtp_listener lis[CONF_MAX_LISTEN + 1];
+	char name[16];
+
+	str_fmt(name, sizeof name, "smtp%u", idx);
+	log_setproc(name);
+	for (size_t i = 0; i < s->n_listen; i++)
+		keep[n++] = s->listen_fd[i];
+	keep[n++] = s->w_queue[idx][1];
+	keep[n++] = s->w_lookup[idx][1];
+	proc_close_except(s, keep, n);
+	proc_drop(&s->worker_id, s->empty_dir, name);
+	W.conf = s->conf;
+	W.base = event_base_new();
+	W.scratch = malloc(SMTP_SCRATCH);
+	smtp_out = malloc(sizeof *smtp_out);
+	if (!W.base || !W.scratch || !smtp_out)
+		fatal("cannot set up the smtp worker");
+	for (size_t i = 0; i < s->n_listen; i++) {
+		lis[i].w = &W;
+		lis[i].kind = i < s->conf->n_listen
+				  ? (enum smtp_listener_kind)s->conf->listen[i].kind
+				  : SL_LOCAL;
+	}
+	W.queue =
+	    ipc_chan_new(W.base, s->w_queue[idx][1], "queue", smtp_on_queue, smtp_on_closed, NULL);
+	W.lookup = ipc_chan_new(W.base, s->w_lookup[idx][1], "lookup", smtp_on_lookup,
+				smtp_on_closed, NULL);
+	if (!W.queue || !W.lookup)
+		fatal("cannot set up IPC channels");
+	smtp_listen(s, lis);
+	struct event *term = evsignal_new(W.base, SIGTERM, smtp_on_term, NULL);
+	if (!term || evsignal_add(term, NULL) < 0)
+		fatal("cannot watch signals");
+	signal(SIGPIPE, SIG_IGN);
+	event_base_dispatch(W.base);
+	return 0;
+}
