@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/str.h"
 
 static int proc_kept(int fd, const int *keep, size_t n)
 {
@@ -59,6 +60,9 @@ void proc_drop(const struct proc_ident *id, const char *chroot_dir, const char *
 		if (setuid(0) == 0 || geteuid() != id->uid || getegid() != id->gid)
 			fatal("%s: privileges were not dropped", name);
 	}
+	char comm[16];
+	if (str_fmt(comm, sizeof comm, "sp-%s", name) == 0)
+		prctl(PR_SET_NAME, comm); /* ps shows which child is which */
 	/* Die with the parent (set after the uid change, which clears it). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != proc_parent_pid)
 		fatal("%s: parent is gone", name);
