@@ -13,18 +13,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CONF_VERSION        1
-#define CONF_PATH_MAX       1024
-#define CONF_NAME_MAX       256
-#define CONF_MAX_LISTEN     16
-#define CONF_MAX_DOMAINS    64
-#define CONF_MAX_ERRORS     32
-#define CONF_ERR_MAX        512
-#define CONF_DEFAULT_PATH   "/etc/sealpost/sealpost.conf"
-#define CONF_DEFAULT_USER   "_sealpost"
-#define CONF_DEFAULT_QUSER  "_sealpostq"
-#define CONF_DEFAULT_MAXMSG (25u * 1024 * 1024)
+#define CONF_VERSION	     1
+#define CONF_PATH_MAX	     1024
+#define CONF_NAME_MAX	     256
+#define CONF_MAX_LISTEN	     16
+#define CONF_MAX_DOMAINS     64
+#define CONF_MAX_ERRORS	     32
+#define CONF_ERR_MAX	     512
+#define CONF_DEFAULT_PATH    "/etc/sealpost/sealpost.conf"
+#define CONF_DEFAULT_USER    "_sealpost"
+#define CONF_DEFAULT_QUSER   "_sealpostq"
+#define CONF_DEFAULT_MAXMSG  (25u * 1024 * 1024)
 #define CONF_DEFAULT_MAXRCPT 100
+#define CONF_DEFAULT_SOCKET  "/run/sealpost/sealpost.sock"
+#define CONF_MIN_MAXMSG	     1024u
+#define CONF_MAX_MAXMSG	     (2048u * 1024 * 1024)
+#define CONF_MIN_MAXRCPT     100 /* RFC 5321 section 4.5.3.1.8 */
+#define CONF_MAX_MAXRCPT     1000
+#define CONF_MAX_WORKERS     64
+#define CONF_FILE_MAX	     (1024 * 1024) /* conf_load refuses larger files */
+#define CONF_MAX_ARGS	     8		   /* tokens per line, directive included */
+#define CONF_ADDR_MAX	     255	   /* "local@domain" text + NUL (RFC 5321 path - <>) */
 
 enum listen_kind {
 	LISTEN_SMTP = 0,    /* port 25: MX, STARTTLS optional (TLS issue) */
@@ -41,24 +50,26 @@ struct conf_listen {
 };
 
 struct conf_domain {
-	char name[CONF_NAME_MAX];     /* lowercased, no trailing dot */
-	char maildir[CONF_PATH_MAX];  /* pattern with %d (domain) and %u (local part) */
+	char name[CONF_NAME_MAX];    /* lowercased, no trailing dot */
+	char maildir[CONF_PATH_MAX]; /* pattern with %d (domain) and %u (local part) */
 	int line;
 };
 
 struct conf {
-	char path[CONF_PATH_MAX];       /* the file this came from */
-	char hostname[CONF_NAME_MAX];   /* required */
-	char spool[CONF_PATH_MAX];      /* required, absolute */
-	char user[CONF_NAME_MAX];       /* worker user, default _sealpost */
-	char queue_user[CONF_NAME_MAX]; /* spool + mailbox owner, default _sealpostq */
-	char users_file[CONF_PATH_MAX]; /* required, absolute */
-	char socket_path[CONF_PATH_MAX];/* local injection socket; default <spool>/../run? see docs */
-	char postmaster[CONF_NAME_MAX]; /* address that postmaster@/abuse@ go to; "" = own mailbox */
-	char resolver[CONF_NAME_MAX];   /* "" = /etc/resolv.conf */
-	uint64_t max_message_size;      /* bytes, SIZE */
-	unsigned max_rcpt;              /* recipients per message */
-	unsigned workers;               /* SMTP worker processes; 0 = one per core */
+	char path[CONF_PATH_MAX];	 /* the file this came from */
+	char hostname[CONF_NAME_MAX];	 /* required */
+	char spool[CONF_PATH_MAX];	 /* required, absolute */
+	char user[CONF_NAME_MAX];	 /* worker user, default _sealpost */
+	char queue_user[CONF_NAME_MAX];	 /* spool + mailbox owner, default _sealpostq */
+	char users_file[CONF_PATH_MAX];	 /* required, absolute */
+	char socket_path[CONF_PATH_MAX]; /* local injection socket; default CONF_DEFAULT_SOCKET */
+	char postmaster[CONF_NAME_MAX];	 /* gets postmaster@/abuse@; "" = own mailbox */
+	char resolver[CONF_NAME_MAX];	 /* as written; "" = /etc/resolv.conf */
+	struct sockaddr_storage resolver_addr; /* parsed resolver, port filled (default 53) */
+	socklen_t resolver_addr_len;	       /* 0 when resolver is "" */
+	uint64_t max_message_size;	       /* bytes, SIZE */
+	unsigned max_rcpt;		       /* recipients per message */
+	unsigned workers;		       /* SMTP worker processes; 0 = one per core */
 	struct conf_listen listen[CONF_MAX_LISTEN];
 	size_t n_listen;
 	struct conf_domain domains[CONF_MAX_DOMAINS];
@@ -83,5 +94,47 @@ void conf_errors_print(const struct conf_errors *errs);
 
 /* The domain entry for name (case-insensitive, trailing dot ignored), or NULL. */
 const struct conf_domain *conf_find_domain(const struct conf *c, const char *name, size_t len);
+
+/* ---- helpers shared with the users file and the CLI ------------------- */
+
+/* Zero c and fill in every default (what conf_parse starts from). */
+void conf_defaults(struct conf *c);
+
+/* "smtp", "submission" or "submissions". */
+const char *conf_listen_kind_name(enum listen_kind k);
+
+/*
+ * Is s[0..n) a valid DNS hostname (LDH labels of 1-63 octets, 253 octets in
+ * all, no all-numeric last label)? A single trailing dot is allowed. Returns
+ * 0, or -1 with a static reason in *why.
+ */
+int conf_hostname_check(const char *s, size_t n, const char **why);
+
+/*
+ * Validate a mailbox address "local@domain" as used in sealpost's own files
+ * (postmaster, users file, `sealpost user`). The local part is deliberately
+ * narrower than RFC 5321 because it names a directory: letters, digits and
+ * ". _ - + =", 1-64 octets, no leading/trailing/double dot. The domain must
+ * pass conf_hostname_check. Writes the normalized form (domain lowercased,
+ * trailing dot removed, local part as given) to out[cap]; returns 0, or -1
+ * with a static reason in *why.
+ */
+int conf_addr_normalize(const char *in, char *out, size_t cap, const char **why);
+
+/*
+ * Write tok to out[cap] so that the conf tokenizer reads it back as one
+ * token: as is when that is safe, else double-quoted with \" and \\
+ * escapes. Returns 0, or -1 when it does not fit or tok holds a control
+ * character (which the grammar cannot express).
+ */
+int conf_quote(const char *tok, char *out, size_t cap);
+
+/*
+ * Read the whole regular file path (at most max bytes) into a malloc'd,
+ * NUL-terminated buffer. Returns 0, or -1 with *errnum set: an errno value
+ * from open/read, EFBIG when larger than max, EINVAL when not a regular
+ * file. The caller frees *buf (and wipes it first when it is secret).
+ */
+int conf_read_file(const char *path, size_t max, char **buf, size_t *len, int *errnum);
 
 #endif

@@ -1,0 +1,171 @@
+/*
+ * check: `sealpost check [-c FILE] [-n]` validates the config and the users
+ * file it names, printing every error as "file:line: reason". With -n it
+ * prints the directives that differ from their defaults (like postconf -n).
+ *
+ * Security role: lets an operator validate a config before serve uses it;
+ * read-only, never prints password hashes.
+ */
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "lookup/users.h"
+#include "util/conf.h"
+#include "util/str.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char check_usage[] =
+    "usage: sealpost check [-c FILE] [-n]\n"
+    "\n"
+    "Check the configuration (default " CONF_DEFAULT_PATH ") and the users file it\n"
+    "names. Prints \"FILE: ok\" and exits 0, or prints every error and exits 1.\n"
+    "\n"
+    "  -c, --config FILE  configuration file\n"
+    "  -n                 print only directives that differ from their defaults\n"
+    "  -h, --help         show this help\n";
+
+/* Print "name value..." with each value quoted as the grammar needs. */
+static int print_directive(const char *name, const char *v1, const char *v2, const char *v3)
+{
+	const char *v[3] = {v1, v2, v3};
+	char qv[CONF_PATH_MAX * 2 + 3];
+
+	if (fputs(name, stdout) == EOF)
+		return -1;
+	for (int i = 0; i < 3 && v[i]; i++) {
+		if (conf_quote(v[i], qv, sizeof qv) < 0)
+			return -1;
+		if (printf(" %s", qv) < 0)
+			return -1;
+	}
+	return putchar('\n') == EOF ? -1 : 0;
+}
+
+/* A size in the largest unit that divides it evenly: 25M, 1536K, 100. */
+static int size_text(uint64_t v, char *out, size_t cap)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		unsigned shift = 10u * (unsigned)(3 - i);
+		if (v >= (1ull << shift) && v % (1ull << shift) == 0)
+			return str_fmt(out, cap, "%" PRIu64 "%c", v >> shift, units[i]);
+	}
+	return str_fmt(out, cap, "%" PRIu64, v);
+}
+
+/* "name N" for a number. */
+static int print_number(const char *name, uint64_t v, int as_size)
+{
+	char num[32];
+
+	if ((as_size ? size_text(v, num, sizeof num) : str_fmt(num, sizeof num, "%" PRIu64, v)) < 0)
+		return -1;
+	return print_directive(name, num, NULL, NULL);
+}
+
+static int print_optional(const struct conf *c)
+{
+	int r = 0;
+
+	if (strcmp(c->user, CONF_DEFAULT_USER) != 0)
+		r |= print_directive("user", c->user, NULL, NULL);
+	if (strcmp(c->queue_user, CONF_DEFAULT_QUSER) != 0)
+		r |= print_directive("queue-user", c->queue_user, NULL, NULL);
+	if (strcmp(c->socket_path, CONF_DEFAULT_SOCKET) != 0)
+		r |= print_directive("socket", c->socket_path, NULL, NULL);
+	if (c->postmaster[0])
+		r |= print_directive("postmaster", c->postmaster, NULL, NULL);
+	if (c->resolver[0])
+		r |= print_directive("resolver", c->resolver, NULL, NULL);
+	if (c->max_message_size != CONF_DEFAULT_MAXMSG)
+		r |= print_number("max-message-size", c->max_message_size, 1);
+	if (c->max_rcpt != CONF_DEFAULT_MAXRCPT)
+		r |= print_number("max-recipients", c->max_rcpt, 0);
+	if (c->workers != 0)
+		r |= print_number("workers", c->workers, 0);
+	return r;
+}
+
+/* Required directives always differ from (absent) defaults. */
+static int print_nondefault(const struct conf *c)
+{
+	int r = 0;
+
+	r |= print_directive("hostname", c->hostname, NULL, NULL);
+	r |= print_directive("spool", c->spool, NULL, NULL);
+	r |= print_directive("users", c->users_file, NULL, NULL);
+	r |= print_optional(c);
+	for (size_t i = 0; i < c->n_listen; i++)
+		r |= print_directive("listen", c->listen[i].text,
+				     conf_listen_kind_name(c->listen[i].kind), NULL);
+	for (size_t i = 0; i < c->n_domains; i++)
+		r |=
+		    print_directive("domain", c->domains[i].name, "maildir", c->domains[i].maildir);
+	if (r || fflush(stdout) == EOF) {
+		cli_err("check: cannot write the output");
+		return -1;
+	}
+	return 0;
+}
+
+/* Users whose mailbox domain is not configured can receive no mail. */
+static void warn_users(const struct conf *c, const struct users *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		const char *dom = strrchr(u->v[i].addr, '@') + 1;
+		if (!conf_find_domain(c, dom, strlen(dom)))
+			cli_err("warning: %s:%d: user %s: domain %s is not configured in %s",
+				c->users_file, u->v[i].line, u->v[i].addr, dom, c->path);
+	}
+}
+
+static int check_users(const struct conf *c)
+{
+	struct users u = USERS_INIT;
+	char err[USERS_ERR_MAX];
+
+	if (users_load(c->users_file, &u, err, sizeof err) < 0) {
+		cli_err("%s", err);
+		return -1;
+	}
+	warn_users(c, &u);
+	users_free(&u);
+	return 0;
+}
+
+int cli_check(int argc, char **argv)
+{
+	static const struct cli_opt opts[] = {{"config", 'c', 1}, {NULL, 'n', 0}, {"help", 'h', 0}};
+	struct cli_parser p;
+	const char *path = CONF_DEFAULT_PATH;
+	int only_nondefault = 0, o;
+
+	cli_parser_init(&p, argc, argv);
+	while ((o = cli_next(&p, opts, 3)) != CLI_END) {
+		if (o == CLI_BAD)
+			return 2;
+		if (o == CLI_ARG) {
+			cli_err("check: unexpected argument '%s' (see --help)", p.arg);
+			return 2;
+		}
+		if (o == 0)
+			path = p.arg;
+		else if (o == 1)
+			only_nondefault = 1;
+		else
+			return fputs(check_usage, stdout) == EOF ? 1 : 0;
+	}
+	struct conf *c = cli_conf_load(path);
+	if (!c)
+		return 1;
+	int r = check_users(c);
+	if (r == 0 && only_nondefault)
+		r = print_nondefault(c);
+	else if (r == 0 && printf("%s: ok\n", path) < 0)
+		r = -1;
+	cli_conf_free(c);
+	return r == 0 ? 0 : 1;
+}

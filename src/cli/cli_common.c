@@ -1,0 +1,145 @@
+/*
+ * cli_common: option parsing, error printing and config loading shared by
+ * the sealpost subcommands (see cli_common.h and cli.h).
+ *
+ * Security role: the CLI runs as root for init/user/serve, so argv is
+ * parsed strictly: unknown options, missing values and values given to
+ * flags are usage errors, never ignored.
+ */
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "util/conf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_config_path(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(a, "--config=", 9) == 0)
+			return a + 9;
+		if (strncmp(a, "-c", 2) == 0 && a[2] != '\0')
+			return a + 2;
+	}
+	return CONF_DEFAULT_PATH;
+}
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("sealpost: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void cli_parser_init(struct cli_parser *p, int argc, char **argv)
+{
+	memset(p, 0, sizeof *p);
+	p->argc = argc;
+	p->argv = argv;
+	p->i = 1;
+	p->cmd = argc > 0 ? argv[0] : "sealpost";
+}
+
+/* The value of an option that takes one: inline (after '=' or -c) or next. */
+static int opt_value(struct cli_parser *p, const char *inl, const char *shown, int idx)
+{
+	if (inl) {
+		p->arg = inl;
+		return idx;
+	}
+	if (p->i >= p->argc) {
+		cli_err("%s: option %s needs a value (see --help)", p->cmd, shown);
+		return CLI_BAD;
+	}
+	p->arg = p->argv[p->i++];
+	return idx;
+}
+
+static int long_opt(struct cli_parser *p, const char *a, const struct cli_opt *opts, size_t n)
+{
+	const char *eq = strchr(a + 2, '=');
+	size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!opts[i].name || strlen(opts[i].name) != len ||
+		    strncmp(opts[i].name, a + 2, len) != 0)
+			continue;
+		if (!opts[i].has_arg && eq) {
+			cli_err("%s: option --%s takes no value", p->cmd, opts[i].name);
+			return CLI_BAD;
+		}
+		if (!opts[i].has_arg)
+			return (int)i;
+		return opt_value(p, eq ? eq + 1 : NULL, a, (int)i);
+	}
+	cli_err("%s: unknown option '%s' (see --help)", p->cmd, a);
+	return CLI_BAD;
+}
+
+static int short_opt(struct cli_parser *p, const char *a, const struct cli_opt *opts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (opts[i].short_name == 0 || opts[i].short_name != a[1])
+			continue;
+		if (opts[i].has_arg)
+			return opt_value(p, a[2] ? a + 2 : NULL, a, (int)i);
+		if (a[2] == '\0')
+			return (int)i;
+		break;
+	}
+	cli_err("%s: unknown option '%s' (see --help)", p->cmd, a);
+	return CLI_BAD;
+}
+
+int cli_next(struct cli_parser *p, const struct cli_opt *opts, size_t n)
+{
+	while (p->i < p->argc) {
+		const char *a = p->argv[p->i++];
+		if (!p->only_args && strcmp(a, "--") == 0) {
+			p->only_args = 1;
+			continue;
+		}
+		if (p->only_args || a[0] != '-' || a[1] == '\0') {
+			p->arg = a;
+			return CLI_ARG;
+		}
+		if (a[1] == '-')
+			return long_opt(p, a, opts, n);
+		return short_opt(p, a, opts, n);
+	}
+	return CLI_END;
+}
+
+struct conf *cli_conf_load(const char *path)
+{
+	struct conf *c = calloc(1, sizeof *c);
+	struct conf_errors *e = calloc(1, sizeof *e);
+
+	if (!c || !e) {
+		cli_err("out of memory");
+	} else if (conf_load(path, c, e) < 0) {
+		conf_errors_print(e);
+	} else {
+		free(e);
+		return c;
+	}
+	free(c);
+	free(e);
+	return NULL;
+}
+
+void cli_conf_free(struct conf *c)
+{
+	free(c);
+}

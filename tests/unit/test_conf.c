@@ -1,0 +1,569 @@
+/*
+ * test_conf: unit tests for the sealpost.conf parser (src/util/conf.c).
+ *
+ * Security role: pins down that every malformed value is refused with a
+ * precise "file:line: reason", that nothing is silently truncated and
+ * that errors are collected rather than stopping at the first.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/conf.h"
+
+#define BASE                                                                                       \
+	"hostname mx.example.test\n"                                                               \
+	"spool /var/spool/sealpost\n"                                                              \
+	"users /etc/sealpost/users\n"                                                              \
+	"listen 127.0.0.1:25 smtp\n"                                                               \
+	"domain example.test maildir /var/mail/%d/%u\n"
+
+#define BASE_LINES 5
+
+static struct conf C;
+static struct conf_errors E;
+
+static int parse(const char *text)
+{
+	return conf_parse(text, strlen(text), "t.conf", &C, &E);
+}
+
+/* Is msg among the collected errors? */
+static int has_error(const char *msg)
+{
+	for (size_t i = 0; i < E.n; i++)
+		if (strcmp(E.msg[i], msg) == 0)
+			return 1;
+	return 0;
+}
+
+static void print_errors(void)
+{
+	for (size_t i = 0; i < E.n; i++)
+		print_message("  error: %s\n", E.msg[i]);
+}
+
+/* BASE plus one line (line 6) must give exactly the error "t.conf:6: why". */
+static void expect_line_error(const char *line, const char *why)
+{
+	char text[4096], want[CONF_ERR_MAX];
+
+	snprintf(text, sizeof text, "%s%s\n", BASE, line);
+	snprintf(want, sizeof want, "t.conf:%d: %s", BASE_LINES + 1, why);
+	assert_int_equal(parse(text), -1);
+	if (E.n != 1 || strcmp(E.msg[0], want) != 0) {
+		print_message("line: %s\nwant: %s\n", line, want);
+		print_errors();
+		fail();
+	}
+}
+
+static void test_full_config(void **state)
+{
+	const char *text = "# full config\n"
+			   "version 1\n"
+			   "hostname MX.Example.TEST.\n"
+			   "spool \"/var/spool/seal post/\"   # trailing comment\n"
+			   "user _smtp\n"
+			   "queue-user _queue\r\n"
+			   "\tlisten *:25 smtp\n"
+			   "listen [::1]:587 submission\n"
+			   "listen 192.0.2.1:465 submissions\n"
+			   "domain Example.Test. maildir /var/mail/%d/%u\n"
+			   "domain other.test maildir \"/srv/mail/%%/%u\"\n"
+			   "users /etc/sealpost/users\n"
+			   "socket /run/sp/s.sock\n"
+			   "postmaster admin@Other.Test\n"
+			   "resolver [2001:db8::53]:5353\n"
+			   "max-message-size 10M\n"
+			   "max-recipients 500\n"
+			   "workers 4\n";
+	(void)state;
+	if (parse(text) != 0)
+		print_errors();
+	assert_int_equal(E.n, 0);
+	assert_string_equal(C.path, "t.conf");
+	assert_string_equal(C.hostname, "mx.example.test");
+	assert_string_equal(C.spool, "/var/spool/seal post");
+	assert_string_equal(C.user, "_smtp");
+	assert_string_equal(C.queue_user, "_queue");
+	assert_string_equal(C.users_file, "/etc/sealpost/users");
+	assert_string_equal(C.socket_path, "/run/sp/s.sock");
+	assert_string_equal(C.postmaster, "admin@other.test");
+	assert_string_equal(C.resolver, "[2001:db8::53]:5353");
+	assert_int_equal(C.max_message_size, 10 * 1024 * 1024);
+	assert_int_equal(C.max_rcpt, 500);
+	assert_int_equal(C.workers, 4);
+	assert_int_equal(C.n_domains, 2);
+	assert_string_equal(C.domains[0].name, "example.test");
+	assert_string_equal(C.domains[0].maildir, "/var/mail/%d/%u");
+	assert_int_equal(C.domains[0].line, 10);
+	assert_string_equal(C.domains[1].maildir, "/srv/mail/%%/%u");
+	assert_int_equal(C.n_listen, 3);
+	assert_int_equal(C.listen[1].line, 8);
+
+	const struct sockaddr_in6 *r6 = (const void *)&C.resolver_addr;
+	assert_int_equal(r6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(r6->sin6_port), 5353);
+	assert_int_equal(C.resolver_addr_len, sizeof(struct sockaddr_in6));
+}
+
+static void test_listen_kinds(void **state)
+{
+	char buf[INET6_ADDRSTRLEN];
+	(void)state;
+	assert_int_equal(parse("hostname h.test\nspool /s\nusers /u\n"
+			       "domain d.test maildir /m/%u\n"
+			       "listen *:25 smtp\nlisten [::1]:587 submission\n"
+			       "listen 192.0.2.1:465 submissions\n"),
+			 0);
+	const struct sockaddr_in *a = (const void *)&C.listen[0].addr;
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohs(a->sin_port), 25);
+	assert_int_equal(a->sin_addr.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(C.listen[0].addr_len, sizeof(struct sockaddr_in));
+	assert_int_equal(C.listen[0].kind, LISTEN_SMTP);
+	assert_string_equal(C.listen[0].text, "*:25");
+
+	const struct sockaddr_in6 *b = (const void *)&C.listen[1].addr;
+	assert_int_equal(b->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(b->sin6_port), 587);
+	assert_non_null(inet_ntop(AF_INET6, &b->sin6_addr, buf, sizeof buf));
+	assert_string_equal(buf, "::1");
+	assert_int_equal(C.listen[1].addr_len, sizeof(struct sockaddr_in6));
+	assert_int_equal(C.listen[1].kind, LISTEN_SUBMISSION);
+
+	const struct sockaddr_in *c = (const void *)&C.listen[2].addr;
+	assert_non_null(inet_ntop(AF_INET, &c->sin_addr, buf, sizeof buf));
+	assert_string_equal(buf, "192.0.2.1");
+	assert_int_equal(C.listen[2].kind, LISTEN_SUBMISSIONS);
+	assert_string_equal(conf_listen_kind_name(LISTEN_SUBMISSIONS), "submissions");
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(BASE), 0);
+	assert_string_equal(C.user, CONF_DEFAULT_USER);
+	assert_string_equal(C.queue_user, CONF_DEFAULT_QUSER);
+	assert_string_equal(C.socket_path, "/run/sealpost/sealpost.sock");
+	assert_string_equal(C.postmaster, "");
+	assert_string_equal(C.resolver, "");
+	assert_int_equal(C.resolver_addr_len, 0);
+	assert_int_equal(C.max_message_size, 25 * 1024 * 1024);
+	assert_int_equal(C.max_rcpt, 100);
+	assert_int_equal(C.workers, 0);
+}
+
+static void test_listen_errors(void **state)
+{
+	(void)state;
+	expect_line_error("listen 127.0.0.1:99999 smtp",
+			  "listen: port 99999 is out of range 1-65535");
+	expect_line_error("listen 127.0.0.1:0 smtp", "listen: port 0 is out of range 1-65535");
+	expect_line_error("listen 127.0.0.1:2x smtp", "listen: port '2x' is not a number");
+	expect_line_error("listen 127.0.0.1: smtp",
+			  "listen: missing port in '127.0.0.1:' (expected ADDR:PORT)");
+	expect_line_error("resolver 127.0.0.1:",
+			  "resolver: missing port in '127.0.0.1:' (expected ADDR:PORT)");
+	expect_line_error("listen 127.0.0.1 smtp",
+			  "listen: missing port in '127.0.0.1' (expected ADDR:PORT)");
+	expect_line_error("listen ::1:25 smtp",
+			  "listen: IPv6 addresses must be in brackets, e.g. [::1]:25");
+	expect_line_error("listen [::1:25 smtp", "listen: missing ']' after IPv6 address");
+	expect_line_error("listen [::1]x smtp", "listen: unexpected text after ']'");
+	expect_line_error("listen [1.2.3.4]:25 smtp", "listen: '1.2.3.4' is not an IPv6 address");
+	expect_line_error("listen 1.2.3:25 smtp", "listen: '1.2.3' is not an IPv4 address");
+	expect_line_error("listen mx.example:25 smtp",
+			  "listen: 'mx.example' is not an IPv4 address");
+	expect_line_error("listen [*]:25 smtp", "listen: '*' is not an IPv6 address");
+	expect_line_error("listen 127.0.0.2:25 lmtp",
+			  "listen: unknown kind 'lmtp' (expected smtp, submission or submissions)");
+	expect_line_error("listen 127.0.0.1:25 smtp",
+			  "listen: duplicate listener 127.0.0.1:25 (first on line 4)");
+	expect_line_error("listen *:25 smtp", "listen: *:25 overlaps 127.0.0.1:25 on line 4 (a "
+					      "wildcard covers every address)");
+	expect_line_error("listen 127.0.0.1:26", "listen: wrong number of arguments (usage: "
+						 "listen ADDR:PORT KIND)");
+}
+
+static void test_listen_limits(void **state)
+{
+	char text[4096];
+	size_t o = (size_t)snprintf(text, sizeof text, "%s", BASE);
+	(void)state;
+	for (int i = 0; i < CONF_MAX_LISTEN; i++)
+		o += (size_t)snprintf(text + o, sizeof text - o, "listen 10.0.0.%d:25 smtp\n", i);
+	assert_int_equal(parse(text), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:21: listen: too many listeners (at most 16)");
+	/* [::]:25 and [::1]:25 overlap; v4 and v6 wildcards do not clash here. */
+	assert_int_equal(parse(BASE "listen [::]:25 smtp\nlisten *:26 smtp\n"), 0);
+	assert_int_equal(parse(BASE "listen [::]:25 smtp\nlisten [::1]:25 smtp\n"), -1);
+	assert_true(has_error("t.conf:7: listen: [::1]:25 overlaps [::]:25 on line 6 (a wildcard "
+			      "covers every address)"));
+}
+
+static void test_domain_errors(void **state)
+{
+	(void)state;
+	expect_line_error("domain other.test maildir /m/%d",
+			  "domain: maildir pattern '/m/%d' must contain %u (the mailbox owner's "
+			  "local part)");
+	expect_line_error("domain other.test maildir /m/%u/%x",
+			  "domain: maildir pattern '/m/%u/%x' only %d, %u and %% may follow '%'");
+	expect_line_error("domain other.test maildir /m/%u%",
+			  "domain: maildir pattern '/m/%u%' only %d, %u and %% may follow '%'");
+	expect_line_error("domain other.test maildir m/%u",
+			  "domain: maildir pattern 'm/%u' must be an absolute path");
+	expect_line_error("domain other.test maildir /m/../%u",
+			  "domain: maildir pattern '/m/../%u' must not contain '..' components");
+	expect_line_error("domain other.test mbox /m/%u",
+			  "domain: unknown delivery 'mbox' (expected 'maildir')");
+	expect_line_error("domain EXAMPLE.test. maildir /m/%u",
+			  "domain: duplicate domain 'example.test' (first on line 5)");
+	expect_line_error("domain -bad.test maildir /m/%u",
+			  "domain: '-bad.test' is not a valid domain: a label starts with '-'");
+	expect_line_error("domain bad_.test maildir /m/%u",
+			  "domain: 'bad_.test' is not a valid domain: invalid character (only "
+			  "letters, digits, '-' and '.')");
+	expect_line_error("domain 192.0.2.1 maildir /m/%u",
+			  "domain: '192.0.2.1' is not a valid domain: the last label is all digits "
+			  "(an IP address is not a hostname)");
+	expect_line_error("domain a..test maildir /m/%u",
+			  "domain: 'a..test' is not a valid domain: empty label");
+	expect_line_error("domain x.test maildir",
+			  "domain: wrong number of arguments (usage: domain NAME maildir PATTERN)");
+	/* %% and %d are fine; ".." inside a name is not a component. */
+	assert_int_equal(parse(BASE "domain o.test maildir /m/a..b/%%/%d/%u\n"), 0);
+}
+
+static void test_size_suffixes(void **state)
+{
+	static const struct {
+		const char *in;
+		uint64_t want;
+	} ok[] = {{"1K", 1024},
+		  {"1k", 1024},
+		  {"1024", 1024},
+		  {"10M", 10u << 20},
+		  {"1536K", 1536u << 10},
+		  {"2G", 2048ull << 20},
+		  {"2048M", 2048ull << 20}};
+	char text[512];
+	(void)state;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		snprintf(text, sizeof text, "%smax-message-size %s\n", BASE, ok[i].in);
+		assert_int_equal(parse(text), 0);
+		assert_int_equal(C.max_message_size, ok[i].want);
+	}
+	expect_line_error("max-message-size 1023", "max-message-size: 1023 is out of range 1K-2G");
+	expect_line_error("max-message-size 2049M",
+			  "max-message-size: 2049M is out of range 1K-2G");
+	expect_line_error("max-message-size 3G", "max-message-size: 3G is out of range 1K-2G");
+	expect_line_error("max-message-size 99999999999999999999G",
+			  "max-message-size: '99999999999999999999G' is not a size (N, NK, NM or "
+			  "NG)");
+	expect_line_error("max-message-size 10X",
+			  "max-message-size: '10X' is not a size (N, NK, NM or NG)");
+	expect_line_error("max-message-size M", "max-message-size: 'M' is not a size (N, NK, NM "
+						"or NG)");
+	expect_line_error("max-message-size -1K",
+			  "max-message-size: '-1K' is not a size (N, NK, NM or NG)");
+}
+
+static void test_number_errors(void **state)
+{
+	(void)state;
+	expect_line_error("max-recipients 99", "max-recipients: 99 is out of range 100-1000");
+	expect_line_error("max-recipients 1001", "max-recipients: 1001 is out of range 100-1000");
+	expect_line_error("max-recipients ten", "max-recipients: 'ten' is not a number");
+	expect_line_error("workers 65", "workers: 65 is out of range 0-64");
+	expect_line_error("workers 99999999999999999999999",
+			  "workers: 99999999999999999999999 is out of range 0-64");
+	expect_line_error("workers +1", "workers: '+1' is not a number");
+	assert_int_equal(parse(BASE "workers 64\nmax-recipients 1000\n"), 0);
+	assert_int_equal(C.workers, 64);
+	assert_int_equal(C.max_rcpt, 1000);
+}
+
+static void test_value_errors(void **state)
+{
+	(void)state;
+	expect_line_error("frobnicate yes", "unknown directive 'frobnicate'");
+	expect_line_error("hostname other.test", "hostname: duplicate directive (first on line 1)");
+	expect_line_error("user root",
+			  "user: 'root' is not a valid user name: must not be root: sealpost "
+			  "processes run unprivileged");
+	expect_line_error(
+	    "user 9lives",
+	    "user: '9lives' is not a valid user name: must start with a letter or '_'");
+	expect_line_error("queue-user a/b", "queue-user: 'a/b' is not a valid user name: invalid "
+					    "character (letters, digits, '_', '.', '-')");
+	expect_line_error("queue-user _sealpost",
+			  "user and queue-user must differ (both are '_sealpost')");
+	expect_line_error("socket run/s.sock", "socket: 'run/s.sock' must be an absolute path");
+	expect_line_error(
+	    "socket /run/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
+	    "socket: path is 116 bytes; a unix socket path must be shorter than 108");
+	expect_line_error("version 1", "version: must be the first directive");
+	expect_line_error("resolver 1.2.3.4:0", "resolver: port 0 is out of range 1-65535");
+	expect_line_error("resolver *", "resolver: '*' is not an IPv4 address");
+	expect_line_error("postmaster nobody",
+			  "postmaster: 'nobody' is not a valid address: missing '@'");
+	expect_line_error(
+	    "postmaster a/b@example.test",
+	    "postmaster: 'a/b@example.test' is not a valid address: invalid character "
+	    "in local part (letters, digits and \". _ - + =\" are allowed)");
+	expect_line_error("postmaster pm@other.test",
+			  "postmaster: domain 'other.test' of pm@other.test is not a configured "
+			  "domain");
+}
+
+static void test_version(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("# c\n\nversion 1\n" BASE), 0);
+	assert_int_equal(parse("version 2\n" BASE), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(
+	    E.msg[0], "t.conf:1: version: unsupported version '2' (this sealpost reads version 1)");
+}
+
+static void test_postmaster_order(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("postmaster root@Example.Test.\n" BASE), 0);
+	assert_string_equal(C.postmaster, "root@example.test");
+	assert_int_equal(parse("postmaster root@example.test\n"), -1);
+	assert_false(has_error("t.conf:1: postmaster: domain 'example.test' of root@example.test "
+			       "is not a configured domain"));
+}
+
+static void test_resolver(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(BASE "resolver 192.0.2.53\n"), 0);
+	const struct sockaddr_in *a = (const void *)&C.resolver_addr;
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohs(a->sin_port), 53);
+	assert_int_equal(C.resolver_addr_len, sizeof *a);
+	assert_int_equal(parse(BASE "resolver [::1]\n"), 0);
+	assert_int_equal(ntohs(((const struct sockaddr_in6 *)&C.resolver_addr)->sin6_port), 53);
+}
+
+static void test_tokenizer(void **state)
+{
+	(void)state;
+	expect_line_error("spool \"/a", "unterminated quoted string");
+	expect_line_error("spool \"/a\\n\"", "bad escape in quoted string (only \\\" and \\\\)");
+	expect_line_error("spool \"/a\"b", "a closing quote must be followed by a space");
+	expect_line_error("spool /a\"b\"", "a quote inside a token (quote the whole token)");
+	expect_line_error("a b c d e f g h i", "too many tokens on one line");
+	expect_line_error("hostname a\x01.test", "control character 0x01");
+	expect_line_error("socket \"/run/a b\" extra",
+			  "socket: wrong number of arguments (usage: socket PATH)");
+	assert_int_equal(parse("hostname h.test\nspool \"/s p/\\\"q\\\\\"#c\nusers /u\n"
+			       "listen *:25 smtp\ndomain d.test maildir /m/%u"),
+			 0);
+	assert_string_equal(C.spool, "/s p/\"q\\");
+	/* an over-long token is an error, never cut */
+	char *text = malloc(2000);
+	assert_non_null(text);
+	memset(text, 'a', 2000);
+	memcpy(text, "spool /", 7);
+	assert_int_equal(conf_parse(text, 2000, "t.conf", &C, &E), -1);
+	assert_true(has_error("t.conf:1: token longer than 1023 bytes"));
+	free(text);
+}
+
+static void test_missing_required(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("# nothing\n"), -1);
+	assert_int_equal(E.n, 5);
+	assert_true(has_error("t.conf: missing required directive 'hostname'"));
+	assert_true(has_error("t.conf: missing required directive 'spool'"));
+	assert_true(has_error("t.conf: missing required directive 'listen'"));
+	assert_true(has_error("t.conf: missing required directive 'domain'"));
+	assert_true(has_error("t.conf: missing required directive 'users'"));
+	/* a bad line still counts as present: no second, misleading error */
+	assert_int_equal(parse("hostname -x\nspool /s\nusers /u\nlisten *:25 smtp\n"
+			       "domain d.test maildir /m/%u\n"),
+			 -1);
+	assert_int_equal(E.n, 1);
+}
+
+static void test_multiple_errors(void **state)
+{
+	char text[8192];
+	size_t o = 0;
+	(void)state;
+	assert_int_equal(parse(BASE "workers 99\nfoo\nlisten 1.2.3.4:0 smtp\n"), -1);
+	assert_int_equal(E.n, 3);
+	assert_string_equal(E.msg[0], "t.conf:6: workers: 99 is out of range 0-64");
+	assert_string_equal(E.msg[1], "t.conf:7: unknown directive 'foo'");
+	assert_string_equal(E.msg[2], "t.conf:8: listen: port 0 is out of range 1-65535");
+	for (int i = 0; i < CONF_MAX_ERRORS + 8; i++)
+		o += (size_t)snprintf(text + o, sizeof text - o, "bogus%d\n", i);
+	assert_int_equal(parse(text), -1);
+	assert_int_equal(E.n, CONF_MAX_ERRORS);
+	assert_int_equal(E.dropped, 8 + 5); /* 5 missing required directives */
+	assert_string_equal(E.msg[CONF_MAX_ERRORS - 1], "t.conf:32: unknown directive 'bogus31'");
+}
+
+static void test_long_messages_marked(void **state)
+{
+	char name[900];
+	(void)state;
+	memset(name, 'f', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	assert_int_equal(conf_parse("x\n", 2, name, &C, &E), -1);
+	assert_int_equal(strlen(E.msg[0]), CONF_ERR_MAX - 1);
+	assert_string_equal(E.msg[0] + CONF_ERR_MAX - 4, "...");
+	/* a long token is shown shortened (79 octets with a "..." marker) */
+	char line[200], want[200];
+	memset(line, 'x', 150);
+	line[150] = '\0';
+	snprintf(want, sizeof want, "unknown directive '%.76s...'", line);
+	expect_line_error(line, want);
+}
+
+static void test_hostname_check(void **state)
+{
+	const char *why;
+	char long_label[80];
+	(void)state;
+	assert_int_equal(conf_hostname_check("a.b", 3, &why), 0);
+	assert_int_equal(conf_hostname_check("localhost", 9, &why), 0);
+	assert_int_equal(conf_hostname_check("x-1.example.", 12, &why), 0);
+	assert_int_equal(conf_hostname_check("", 0, &why), -1);
+	assert_int_equal(conf_hostname_check(".", 1, &why), -1);
+	assert_int_equal(conf_hostname_check("a-.b", 4, &why), -1);
+	assert_string_equal(why, "a label ends with '-'");
+	assert_int_equal(conf_hostname_check("a.b-", 4, &why), -1);
+	memset(long_label, 'a', 64);
+	assert_int_equal(conf_hostname_check(long_label, 64, &why), -1);
+	assert_string_equal(why, "a label is longer than 63 octets");
+	assert_int_equal(conf_hostname_check(long_label, 63, &why), 0);
+	assert_int_equal(conf_hostname_check("a\0b", 3, &why), -1);
+}
+
+static void test_addr_normalize(void **state)
+{
+	char out[CONF_ADDR_MAX];
+	const char *why;
+	(void)state;
+	assert_int_equal(conf_addr_normalize("Joe.Q+tag@Example.TEST.", out, sizeof out, &why), 0);
+	assert_string_equal(out, "Joe.Q+tag@example.test");
+	assert_int_equal(conf_addr_normalize("@example.test", out, sizeof out, &why), -1);
+	assert_string_equal(why, "empty local part");
+	assert_int_equal(conf_addr_normalize(".a@example.test", out, sizeof out, &why), -1);
+	assert_int_equal(conf_addr_normalize("a..b@example.test", out, sizeof out, &why), -1);
+	assert_string_equal(why, "local part contains '..'");
+	assert_int_equal(conf_addr_normalize("a@b@example.test", out, sizeof out, &why), -1);
+	assert_int_equal(conf_addr_normalize("a@", out, sizeof out, &why), -1);
+	assert_int_equal(conf_addr_normalize("a@[1.2.3.4]", out, sizeof out, &why), -1);
+	assert_int_equal(conf_addr_normalize("a@x.test", out, 4, &why), -1);
+}
+
+static void test_quote(void **state)
+{
+	char out[64];
+	(void)state;
+	assert_int_equal(conf_quote("/plain", out, sizeof out), 0);
+	assert_string_equal(out, "/plain");
+	assert_int_equal(conf_quote("a b#\"c\\", out, sizeof out), 0);
+	assert_string_equal(out, "\"a b#\\\"c\\\\\"");
+	assert_int_equal(conf_quote("", out, sizeof out), 0);
+	assert_string_equal(out, "\"\"");
+	assert_int_equal(conf_quote("a\nb", out, sizeof out), -1);
+	assert_int_equal(conf_quote("a b c d", out, 8), -1);
+	/* round trip through the parser */
+	char text[512];
+	assert_int_equal(conf_quote("/var/a b/\"x\"", out, sizeof out), 0);
+	snprintf(text, sizeof text,
+		 "hostname h.test\nspool %s\nusers /u\nlisten *:1 smtp\n"
+		 "domain d.test maildir /m/%%u\n",
+		 out);
+	assert_int_equal(parse(text), 0);
+	assert_string_equal(C.spool, "/var/a b/\"x\"");
+}
+
+static void test_find_domain(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(BASE), 0);
+	assert_non_null(conf_find_domain(&C, "EXAMPLE.test.", 13));
+	assert_non_null(conf_find_domain(&C, "example.testX", 12));
+	assert_null(conf_find_domain(&C, "example.tes", 11));
+	assert_null(conf_find_domain(&C, "other.test", 10));
+}
+
+static void test_load(void **state)
+{
+	char dir[] = "/tmp/sealpost-test-conf-XXXXXX", path[256];
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/missing.conf", dir);
+	assert_int_equal(conf_load(path, &C, &E), -1);
+	char want[512];
+	snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+	assert_string_equal(E.msg[0], want);
+	assert_int_equal(conf_load(dir, &C, &E), -1);
+	snprintf(want, sizeof want, "%s: not a regular file", dir);
+	assert_string_equal(E.msg[0], want);
+
+	snprintf(path, sizeof path, "%s/ok.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(BASE, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(conf_load(path, &C, &E), 0);
+	assert_string_equal(C.path, path);
+	assert_int_equal(truncate(path, CONF_FILE_MAX + 1), 0);
+	assert_int_equal(conf_load(path, &C, &E), -1);
+	snprintf(want, sizeof want, "%s: file is larger than 1 MiB", path);
+	assert_string_equal(E.msg[0], want);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_full_config),
+	    cmocka_unit_test(test_listen_kinds),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_listen_errors),
+	    cmocka_unit_test(test_listen_limits),
+	    cmocka_unit_test(test_domain_errors),
+	    cmocka_unit_test(test_size_suffixes),
+	    cmocka_unit_test(test_number_errors),
+	    cmocka_unit_test(test_value_errors),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_postmaster_order),
+	    cmocka_unit_test(test_resolver),
+	    cmocka_unit_test(test_tokenizer),
+	    cmocka_unit_test(test_missing_required),
+	    cmocka_unit_test(test_multiple_errors),
+	    cmocka_unit_test(test_long_messages_marked),
+	    cmocka_unit_test(test_hostname_check),
+	    cmocka_unit_test(test_addr_normalize),
+	    cmocka_unit_test(test_quote),
+	    cmocka_unit_test(test_find_domain),
+	    cmocka_unit_test(test_load),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
