@@ -26,7 +26,7 @@ SAN      = build-san
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_OBJ  = $(patsubst src/%.c,$(SAN)/obj/%.o,$(SRC))
 
-.PHONY: all test unit integration san-test demo fuzz bench clean format deps test-deps
+.PHONY: all test unit integration san-test demo fuzz bench clean format deps test-deps install
 
 all: $(B)/sealpost
 
@@ -85,6 +85,13 @@ fuzz:
 
 bench:
 	bash bench/run.sh
+
+PREFIX ?= /usr/local
+# Installs the binary and the sendmail name (cron, scripts and mail(1) use it).
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(B)/sealpost $(DESTDIR)$(PREFIX)/sbin/sealpost
+	ln -sf sealpost $(DESTDIR)$(PREFIX)/sbin/sendmail
 
 format:
 	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(wildcard fuzz/*.c)
