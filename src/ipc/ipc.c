@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -149,6 +150,31 @@ int ipc_decode(const unsigned char *buf, size_t n, struct ipc_msg *m)
 	memcpy(m->data, buf + IPC_HDR_LEN, len);
 	m->len = len;
 	return 0;
+}
+
+int ipc_send_now(int fd, struct ipc_msg *m, int timeout_ms)
+{
+	unsigned char *buf = malloc(IPC_HDR_LEN + m->len);
+	uint32_t len = (uint32_t)m->len;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	int rc = -1;
+
+	if (!buf || m->bad || m->fd >= 0) {
+		free(buf);
+		return -1;
+	}
+	memcpy(buf, &m->type, 4);
+	memcpy(buf + 4, &len, 4);
+	memcpy(buf + IPC_HDR_LEN, m->data, m->len);
+	while (rc < 0 && poll(&p, 1, timeout_ms) > 0) {
+		ssize_t n = send(fd, buf, IPC_HDR_LEN + m->len, MSG_NOSIGNAL);
+		if (n == (ssize_t)(IPC_HDR_LEN + m->len))
+			rc = 0;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	free(buf);
+	return rc;
 }
 
 int ipc_pair(int fds[2])

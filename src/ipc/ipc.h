@@ -43,6 +43,10 @@ enum ipc_type {
 	/* deliver -> queue */
 	IPC_DELIVERED_RCPT, /* u64 job, u32 idx, u32 status, str reason */
 	IPC_DELIVERED_END,  /* u64 job */
+	/* parent -> smtp: new TLS certificates (SIGHUP) */
+	IPC_TLS_BEGIN, /* u32 n */
+	IPC_TLS_PAIR,  /* str cert PEM, str key PEM (n of them) */
+	IPC_TLS_END,   /* (empty): build and switch, or keep the old ones */
 	IPC_TYPE_MAX
 };
 
@@ -94,6 +98,9 @@ void ipc_chan_free(struct ipc_chan *ch);
 /* Queue m for sending (m->fd, if >= 0, is sent and then closed here). 0 or -1. */
 int ipc_send(struct ipc_chan *ch, struct ipc_msg *m);
 const char *ipc_chan_peer(const struct ipc_chan *ch);
+
+/* Send m on fd now, waiting up to timeout_ms for room (parent side). 0 or -1. */
+int ipc_send_now(int fd, struct ipc_msg *m, int timeout_ms);
 
 /* socketpair(AF_UNIX, SOCK_SEQPACKET) with CLOEXEC; fds[0] parent side. */
 int ipc_pair(int fds[2]);

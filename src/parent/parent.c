@@ -198,7 +198,7 @@ static void parent_signals(void)
 }
 
 /* Supervise until told to stop or a child dies; returns the exit status. */
-static int parent_watch(void)
+static int parent_watch(struct proc_setup *s)
 {
 	sigset_t block, old;
 
@@ -218,9 +218,10 @@ static int parent_watch(void)
 		}
 		if (got_hup) {
 			got_hup = 0;
-			log_info("SIGHUP: asking lookup to reload");
+			log_info("SIGHUP: reloading users and TLS certificates");
 			if (children[0].pid > 0)
 				kill(children[0].pid, SIGHUP);
+			parent_tls_reload(s->conf, s);
 		}
 		if (got_chld) {
 			got_chld = 0;
@@ -242,7 +243,8 @@ int parent_run(const struct conf *c, int foreground)
 	tzset();
 	if (parent_ident(c->user, &s.worker_id) < 0 || parent_ident(c->queue_user, &s.queue_id) < 0)
 		return 1;
-	if (parent_prepare(c, &s) < 0 || parent_bind(c, &s) < 0 || parent_pairs(&s) < 0)
+	if (parent_tls_load(c, &s) < 0 || parent_prepare(c, &s) < 0 || parent_bind(c, &s) < 0 ||
+	    parent_pairs(&s) < 0)
 		return 1;
 	if (!foreground && parent_daemonize() < 0)
 		return 1;
@@ -255,8 +257,15 @@ int parent_run(const struct conf *c, int foreground)
 		parent_stop();
 		return 1;
 	}
-	proc_close_except(&s, NULL, 0);
+	{
+		int keep[PROC_WORKERS_MAX];
+		for (unsigned i = 0; i < s.n_workers; i++)
+			keep[i] = s.w_parent[i][0];
+		proc_close_except(&s, keep, s.n_workers);
+	}
+	parent_tls_free(s.tls_pems, s.n_tls); /* the workers have their own copies */
+	s.tls_pems = NULL;
 	log_info("sealpost started: %zu listener(s), %u smtp worker(s), hostname %s", c->n_listen,
 		 s.n_workers, c->hostname);
-	return parent_watch();
+	return parent_watch(&s);
 }

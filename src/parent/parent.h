@@ -16,4 +16,9 @@ int parent_bind(const struct conf *c, struct proc_setup *s);
 int parent_pairs(struct proc_setup *s);
 int parent_daemonize(void);
 
+/* parent_tls.c */
+int parent_tls_load(const struct conf *c, struct proc_setup *s);
+void parent_tls_reload(const struct conf *c, struct proc_setup *s);
+void parent_tls_free(struct tls_pem *pems, size_t n);
+
 #endif

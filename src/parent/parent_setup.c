@@ -170,7 +170,8 @@ int parent_pairs(struct proc_setup *s)
 	if (s->n_workers > PROC_WORKERS_MAX)
 		s->n_workers = PROC_WORKERS_MAX;
 	for (unsigned i = 0; i < s->n_workers; i++)
-		if (ipc_pair(s->w_queue[i]) < 0 || ipc_pair(s->w_lookup[i]) < 0)
+		if (ipc_pair(s->w_queue[i]) < 0 || ipc_pair(s->w_lookup[i]) < 0 ||
+		    ipc_pair(s->w_parent[i]) < 0)
 			goto fail;
 	if (ipc_pair(s->q_deliver) < 0)
 		goto fail;

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "util/conf.h"
+#include "util/tls.h"
 
 #define PROC_WORKERS_MAX 64
 
@@ -35,9 +36,12 @@ struct proc_setup {
 	int w_queue[PROC_WORKERS_MAX][2];  /* queue <-> smtp[i] */
 	int w_lookup[PROC_WORKERS_MAX][2]; /* lookup <-> smtp[i] */
 	int q_deliver[2];		   /* queue <-> deliver */
-	struct proc_ident worker_id;	   /* `user` */
-	struct proc_ident queue_id;	   /* `queue-user` */
-	char empty_dir[CONF_PATH_MAX];	   /* chroot for smtp workers */
+	int w_parent[PROC_WORKERS_MAX][2]; /* parent <-> smtp[i]: TLS reloads */
+	struct tls_pem *tls_pems;	   /* conf->n_tls PEM pairs, read by the parent */
+	size_t n_tls;
+	struct proc_ident worker_id;   /* `user` */
+	struct proc_ident queue_id;    /* `queue-user` */
+	char empty_dir[CONF_PATH_MAX]; /* chroot for smtp workers */
 };
 
 /* The parent's pid, set before it forks. */

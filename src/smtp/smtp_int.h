@@ -22,6 +22,7 @@
 #include "queue/queue_spool.h"
 #include "smtp/smtp_parse.h"
 #include "util/conf.h"
+#include "util/tls.h"
 
 #define SMTP_MAX_ERRORS	     10	 /* bad commands before we hang up */
 #define SMTP_CMD_TIMEOUT     300 /* RFC 5321 4.5.3.2.7 server timeout */
@@ -62,6 +63,7 @@ struct smtp_session {
 	uint64_t id;
 	struct smtp_session *hnext; /* id hash chain */
 	struct bufferevent *bev;
+	struct bufferevent *raw; /* under a STARTTLS filter: the plain one, else NULL */
 	const struct smtp_listener *lis;
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -69,6 +71,8 @@ struct smtp_session {
 	char addr[SMTP_CLIENT_MAX];   /* bare address for the envelope */
 	char helo[SMTP_HELO_MAX + 1];
 	int esmtp;
+	int tls;	   /* TLS started (STARTTLS or implicit) */
+	char tls_info[96]; /* "TLSv1.3 with cipher ..." once established */
 	unsigned errors;
 	unsigned n_msgs;
 	/* transaction */
@@ -96,6 +100,8 @@ struct smtp_worker {
 	struct event_base *base;
 	struct ipc_chan *queue;
 	struct ipc_chan *lookup;
+	struct ipc_chan *parent;
+	struct tls_server *tls; /* NULL when no certificate is configured */
 	struct smtp_session *buckets[SMTP_SESSION_BUCKETS];
 	uint64_t next_id;
 	unsigned n_sessions;
@@ -119,6 +125,17 @@ void smtp_process(struct smtp_session *s);
 void smtp_txn_reset(struct smtp_session *s);
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox);
 void smtp_error(struct smtp_session *s);
+void smtp_session_callbacks(struct smtp_session *s);
+
+/* smtp_tls.c */
+int smtp_tls_offered(const struct smtp_session *s);
+void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n);
+struct bufferevent *smtp_tls_accept_bev(evutil_socket_t fd);
+void smtp_tls_established(struct smtp_session *s);
+void smtp_tls_log_error(struct smtp_session *s);
+void smtp_tls_free(struct smtp_session *s);
+void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
+void smtp_tls_init(struct tls_pem *pems, size_t n);
 
 /* smtp_data.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);

@@ -29,6 +29,7 @@ struct smtp_command {
 	enum smtp_verb verb;
 	void (*fn)(struct smtp_session *s, const char *arg, size_t n);
 	int needs_helo; /* refused with 503 before HELO/EHLO */
+	int pre_tls;	/* allowed before STARTTLS on a submission listener (RFC 3207) */
 };
 
 static void smtp_free(struct smtp_session *s);
@@ -119,6 +120,8 @@ static void smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t n)
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-SMTPUTF8");
+	if (smtp_tls_offered(s))
+		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 CHUNKING");
 }
 
@@ -332,18 +335,18 @@ static void smtp_cmd_notimpl(struct smtp_session *s, const char *arg, size_t n)
 }
 
 static const struct smtp_command smtp_commands[] = {
-    {SMTP_V_HELO, smtp_cmd_helo, 0},	    {SMTP_V_EHLO, smtp_cmd_ehlo, 0},
-    {SMTP_V_MAIL, smtp_cmd_mail, 1},	    {SMTP_V_RCPT, smtp_cmd_rcpt, 1},
-    {SMTP_V_DATA, smtp_cmd_data, 1},	    {SMTP_V_BDAT, smtp_cmd_bdat, 1},
-    {SMTP_V_RSET, smtp_cmd_rset, 0},	    {SMTP_V_NOOP, smtp_cmd_noop, 0},
-    {SMTP_V_QUIT, smtp_cmd_quit, 0},	    {SMTP_V_VRFY, smtp_cmd_vrfy, 0},
-    {SMTP_V_EXPN, smtp_cmd_expn, 0},	    {SMTP_V_HELP, smtp_cmd_help, 0},
-    {SMTP_V_STARTTLS, smtp_cmd_notimpl, 0}, {SMTP_V_AUTH, smtp_cmd_notimpl, 0},
+    {SMTP_V_HELO, smtp_cmd_helo, 0, 1},		{SMTP_V_EHLO, smtp_cmd_ehlo, 0, 1},
+    {SMTP_V_MAIL, smtp_cmd_mail, 1, 0},		{SMTP_V_RCPT, smtp_cmd_rcpt, 1, 0},
+    {SMTP_V_DATA, smtp_cmd_data, 1, 0},		{SMTP_V_BDAT, smtp_cmd_bdat, 1, 0},
+    {SMTP_V_RSET, smtp_cmd_rset, 0, 1},		{SMTP_V_NOOP, smtp_cmd_noop, 0, 1},
+    {SMTP_V_QUIT, smtp_cmd_quit, 0, 1},		{SMTP_V_VRFY, smtp_cmd_vrfy, 0, 0},
+    {SMTP_V_EXPN, smtp_cmd_expn, 0, 0},		{SMTP_V_HELP, smtp_cmd_help, 0, 0},
+    {SMTP_V_STARTTLS, smtp_cmd_starttls, 0, 1}, {SMTP_V_AUTH, smtp_cmd_notimpl, 0, 0},
 };
 
 static int smtp_noarg_verb(enum smtp_verb v)
 {
-	return v == SMTP_V_DATA || v == SMTP_V_RSET || v == SMTP_V_QUIT;
+	return v == SMTP_V_DATA || v == SMTP_V_RSET || v == SMTP_V_QUIT || v == SMTP_V_STARTTLS;
 }
 
 static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
@@ -360,6 +363,9 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 		smtp_error(s);
 	} else if (rc < 0 || (smtp_noarg_verb(c.verb) && c.arg_len > 0)) {
 		smtp_reply(s, "501 5.5.4 Syntax error in parameters or arguments");
+		smtp_error(s);
+	} else if (!cmd->pre_tls && !s->tls && s->lis->kind == SL_SUBMISSION) {
+		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		smtp_error(s);
 	} else if (cmd->needs_helo && !s->helo[0]) {
 		smtp_reply(s, "503 5.5.1 Send HELO/EHLO first");
@@ -392,13 +398,17 @@ static int smtp_take_line(struct smtp_session *s, struct evbuffer *in)
 	case SMTP_LINE_OK:
 		break;
 	}
-	if (l.flags) {
+	char line[SMTP_CMD_LINE_MAX];
+	size_t len = l.len;
+	unsigned flags = l.flags;
+	memcpy(line, buf, len); /* the input may be replaced (STARTTLS) while we run */
+	evbuffer_drain(in, l.consumed);
+	if (flags) {
 		smtp_reply(s, "500 5.5.2 Bare CR, bare LF or NUL in command refused");
 		smtp_error(s);
 	} else {
-		smtp_dispatch(s, buf, l.len);
+		smtp_dispatch(s, line, len);
 	}
-	evbuffer_drain(in, l.consumed);
 	return 1;
 }
 
@@ -420,10 +430,10 @@ static int smtp_skip_input(struct smtp_session *s, struct evbuffer *in)
 /* Run commands until input runs out, or something must be waited for. */
 void smtp_process(struct smtp_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
 	int progress = 1;
 
 	while (progress && s->wait == SW_NONE) {
+		struct evbuffer *in = bufferevent_get_input(s->bev); /* STARTTLS swaps it */
 		switch (s->state) {
 		case SS_CMD:
 			progress = smtp_take_line(s, in);
@@ -464,6 +474,10 @@ static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		smtp_tls_established(s);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", W.conf->hostname);
 		log_info("%s: timeout in state %d", s->client, (int)s->state);
@@ -472,8 +486,15 @@ static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		smtp_tls_log_error(s);
 		smtp_free(s);
+	}
+}
+
+void smtp_session_callbacks(struct smtp_session *s)
+{
+	bufferevent_setcb(s->bev, smtp_on_read, smtp_on_write, smtp_on_event, s);
 }
 
 static void smtp_client_name(struct smtp_session *s, const struct sockaddr *sa, int fd)
@@ -504,7 +525,13 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
 	int one = 1;
 
-	if (!s || !(s->bev = bufferevent_socket_new(W.base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+	if (s && lis->kind == SL_SUBMISSIONS) {
+		s->bev = smtp_tls_accept_bev(fd); /* implicit TLS from the first byte */
+		s->tls = 1;
+	} else if (s) {
+		s->bev = bufferevent_socket_new(W.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!s || !s->bev) {
 		log_error("cannot set up a session: out of memory");
 		free(s);
 		close(fd);
@@ -519,7 +546,7 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	s->hnext = W.buckets[s->id % SMTP_SESSION_BUCKETS];
 	W.buckets[s->id % SMTP_SESSION_BUCKETS] = s;
 	W.n_sessions++;
-	bufferevent_setcb(s->bev, smtp_on_read, smtp_on_write, smtp_on_event, s);
+	smtp_session_callbacks(s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_info("connect from %s", s->client);
@@ -550,6 +577,9 @@ static void smtp_free(struct smtp_session *s)
 	smtp_txn_reset(s);
 	smtp_unhash(s);
 	W.n_sessions--;
-	bufferevent_free(s->bev);
+	if (s->raw)
+		smtp_tls_free(s);
+	else
+		bufferevent_free(s->bev);
 	free(s);
 }

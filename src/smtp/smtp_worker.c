@@ -210,7 +210,7 @@ static void smtp_listen(struct proc_setup *s, struct smtp_listener *lis)
 
 int smtp_worker_main(struct proc_setup *s, unsigned idx)
 {
-	int keep[CONF_MAX_LISTEN + 3];
+	int keep[CONF_MAX_LISTEN + 4];
 	size_t n = 0;
 	static struct smtp_listener lis[CONF_MAX_LISTEN + 1];
 	char name[16];
@@ -221,10 +221,14 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 		keep[n++] = s->listen_fd[i];
 	keep[n++] = s->w_queue[idx][1];
 	keep[n++] = s->w_lookup[idx][1];
+	keep[n++] = s->w_parent[idx][1];
 	proc_close_except(s, keep, n);
-	proc_drop(&s->worker_id, s->empty_dir, name);
 	W.conf = s->conf;
 	W.base = event_base_new();
+	if (!W.base)
+		fatal("cannot create the event loop");
+	smtp_tls_init(s->tls_pems, s->n_tls); /* keys parsed before the chroot and uid drop */
+	proc_drop(&s->worker_id, s->empty_dir, name);
 	W.scratch = malloc(SMTP_SCRATCH);
 	smtp_out = malloc(sizeof *smtp_out);
 	if (!W.base || !W.scratch || !smtp_out)
@@ -239,7 +243,9 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 	    ipc_chan_new(W.base, s->w_queue[idx][1], "queue", smtp_on_queue, smtp_on_closed, NULL);
 	W.lookup = ipc_chan_new(W.base, s->w_lookup[idx][1], "lookup", smtp_on_lookup,
 				smtp_on_closed, NULL);
-	if (!W.queue || !W.lookup)
+	W.parent = ipc_chan_new(W.base, s->w_parent[idx][1], "parent", smtp_on_parent,
+				smtp_on_closed, NULL);
+	if (!W.queue || !W.lookup || !W.parent)
 		fatal("cannot set up IPC channels");
 	smtp_listen(s, lis);
 	struct event *term = evsignal_new(W.base, SIGTERM, smtp_on_term, NULL);

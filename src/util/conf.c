@@ -50,6 +50,7 @@ enum {
 	D_MAXMSG,
 	D_MAXRCPT,
 	D_WORKERS,
+	D_TLS,
 	D_COUNT
 };
 
@@ -724,6 +725,34 @@ static void d_workers(struct pctx *p, const struct toks *t)
 	uint_arg(p, t, 0, CONF_MAX_WORKERS, &p->c->workers);
 }
 
+/* tls cert FILE key FILE: one certificate (with chain) and its key. */
+static void d_tls(struct pctx *p, const struct toks *t)
+{
+	struct conf_tls *tl;
+	const char *why;
+	char qb[QUOTE_MAX];
+
+	if (strcmp(t->v[1], "cert") != 0 || strcmp(t->v[3], "key") != 0) {
+		perr(p, "tls: expected 'tls cert FILE key FILE'");
+		return;
+	}
+	if (p->c->n_tls >= CONF_MAX_TLS) {
+		perr(p, "tls: too many certificates (at most %d)", CONF_MAX_TLS);
+		return;
+	}
+	tl = &p->c->tls[p->c->n_tls];
+	if (path_set(tl->cert, sizeof tl->cert, t->v[2], &why) < 0) {
+		perr(p, "tls: cert '%s' %s", q(qb, sizeof qb, t->v[2]), why);
+		return;
+	}
+	if (path_set(tl->key, sizeof tl->key, t->v[4], &why) < 0) {
+		perr(p, "tls: key '%s' %s", q(qb, sizeof qb, t->v[4]), why);
+		return;
+	}
+	tl->line = p->line;
+	p->c->n_tls++;
+}
+
 static const struct directive directives[D_COUNT] = {
     [D_VERSION] = {"version", "version 1", 1, 1, 1, 0, d_version},
     [D_HOSTNAME] = {"hostname", "hostname NAME", 1, 1, 1, 1, d_hostname},
@@ -739,6 +768,7 @@ static const struct directive directives[D_COUNT] = {
     [D_MAXMSG] = {"max-message-size", "max-message-size N[K|M|G]", 1, 1, 1, 0, d_maxmsg},
     [D_MAXRCPT] = {"max-recipients", "max-recipients N", 1, 1, 1, 0, d_maxrcpt},
     [D_WORKERS] = {"workers", "workers N", 1, 1, 1, 0, d_workers},
+    [D_TLS] = {"tls", "tls cert FILE key FILE", 4, 4, 0, 0, d_tls},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */
@@ -889,6 +919,12 @@ static void parse_finish(struct pctx *p)
 				"postmaster: domain '%s' of %s is not a configured domain", dom,
 				c->postmaster);
 	}
+	for (size_t i = 0; i < c->n_listen; i++)
+		if (c->listen[i].kind != LISTEN_SMTP && c->n_tls == 0)
+			err_add(
+			    p->e, p->file, c->listen[i].line,
+			    "listen: a %s listener needs TLS: add a 'tls cert FILE key FILE' line",
+			    c->listen[i].kind == LISTEN_SUBMISSION ? "submission" : "submissions");
 	if (strcmp(c->user, c->queue_user) == 0) {
 		int l = p->first_line[D_USER] > p->first_line[D_QUSER] ? p->first_line[D_USER]
 								       : p->first_line[D_QUSER];

@@ -17,6 +17,7 @@
 #define CONF_PATH_MAX	     1024
 #define CONF_NAME_MAX	     256
 #define CONF_MAX_LISTEN	     16
+#define CONF_MAX_TLS	     8 /* certificate/key pairs */
 #define CONF_MAX_DOMAINS     64
 #define CONF_MAX_ERRORS	     32
 #define CONF_ERR_MAX	     512
@@ -55,6 +56,12 @@ struct conf_domain {
 	int line;
 };
 
+struct conf_tls {
+	char cert[CONF_PATH_MAX]; /* PEM: certificate, then its chain */
+	char key[CONF_PATH_MAX];  /* PEM private key (RSA, ECDSA or Ed25519) */
+	int line;
+};
+
 struct conf {
 	char path[CONF_PATH_MAX];	 /* the file this came from */
 	char hostname[CONF_NAME_MAX];	 /* required */
@@ -74,6 +81,8 @@ struct conf {
 	size_t n_listen;
 	struct conf_domain domains[CONF_MAX_DOMAINS];
 	size_t n_domains;
+	struct conf_tls tls[CONF_MAX_TLS]; /* the first is the default; others by SNI */
+	size_t n_tls;
 };
 
 struct conf_errors {

@@ -1,0 +1,226 @@
+/*
+ * smtp_tls: TLS for SMTP sessions — STARTTLS (RFC 3207) on smtp and
+ * submission listeners, implicit TLS (RFC 8314) on submissions listeners,
+ * and certificate reloads sent by the parent.
+ *
+ * STARTTLS is done the careful way: the 220 goes out in clear, everything
+ * the client pipelined after STARTTLS is thrown away (the CVE-2011-0411
+ * command-injection class), the session is wrapped in an OpenSSL filter
+ * and every bit of SMTP state is reset: the client must EHLO again.
+ */
+#include <string.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "smtp/smtp_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define SMTP_TICKET_ROTATE 3600 /* seconds; a ticket key decrypts for two periods */
+
+static struct tls_pem *tls_pending; /* pairs of an IPC reload being received */
+static size_t tls_pending_n, tls_pending_want;
+
+int smtp_tls_offered(const struct smtp_session *s)
+{
+	return W.tls && !s->tls && s->lis->kind != SL_LOCAL && s->lis->kind != SL_SUBMISSIONS;
+}
+
+static void smtp_tls_timeouts(struct bufferevent *bev)
+{
+	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
+	bufferevent_set_timeouts(bev, &tv, &tv);
+}
+
+void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
+{
+	struct bufferevent *tls_bev;
+	SSL *ssl;
+
+	if (s->tls) {
+		smtp_reply(s, "503 5.5.1 TLS already active");
+		smtp_error(s);
+		return;
+	}
+	if (!smtp_tls_offered(s)) {
+		smtp_reply(s, "502 5.5.1 STARTTLS not available here");
+		smtp_error(s);
+		return;
+	}
+	if ((ssl = tls_server_ssl(W.tls)) == NULL) {
+		smtp_reply(s, "454 4.7.0 TLS not available due to temporary reason");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	/* Anything pipelined after STARTTLS was sent in clear: never run it. */
+	evbuffer_drain(bufferevent_get_input(s->bev),
+		       evbuffer_get_length(bufferevent_get_input(s->bev)));
+	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	/* Not CLOSE_ON_FREE: at the end the plain bufferevent must flush our last reply. */
+	tls_bev = bufferevent_openssl_filter_new(W.base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
+	if (!tls_bev) {
+		SSL_free(ssl);
+		log_error("%s: cannot start TLS", s->client);
+		s->state = SS_CLOSING;
+		return;
+	}
+	s->raw = s->bev;
+	s->bev = tls_bev;
+	s->tls = 1; /* from here on the session is TLS or nothing */
+	smtp_txn_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	bufferevent_openssl_set_allow_dirty_shutdown(tls_bev, 1);
+	smtp_session_callbacks(s);
+	smtp_tls_timeouts(tls_bev);
+	bufferevent_enable(tls_bev, EV_READ | EV_WRITE);
+}
+
+struct bufferevent *smtp_tls_accept_bev(evutil_socket_t fd)
+{
+	SSL *ssl = W.tls ? tls_server_ssl(W.tls) : NULL;
+	struct bufferevent *bev;
+
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(W.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+void smtp_tls_established(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char peer[256];
+
+	if (!ssl)
+		return;
+	tls_describe(ssl, s->tls_info, sizeof s->tls_info);
+	tls_peer_subject(ssl, peer, sizeof peer);
+	log_info("%s: TLS established: %s%s%s%s", s->client, s->tls_info,
+		 SSL_session_reused(ssl) ? " (resumed)" : "", peer[0] ? " client-cert=" : "", peer);
+}
+
+void smtp_tls_log_error(struct smtp_session *s)
+{
+	unsigned long e;
+	char buf[256];
+
+	while (s->tls && (e = bufferevent_get_openssl_error(s->bev)) != 0) {
+		ERR_error_string_n(e, buf, sizeof buf);
+		log_info("%s: TLS error: %s", s->client, buf);
+	}
+}
+
+static void smtp_linger_done(struct bufferevent *bev, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void smtp_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+/* Free a STARTTLS session's bufferevents, letting the last bytes reach the client. */
+void smtp_tls_free(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	struct bufferevent *raw = s->raw;
+	struct timeval tv = {10, 0};
+
+	bufferevent_free(s->bev);
+	SSL_free(ssl);
+	s->bev = s->raw = NULL;
+	if (evbuffer_get_length(bufferevent_get_output(raw)) == 0) {
+		bufferevent_free(raw);
+		return;
+	}
+	bufferevent_setcb(raw, NULL, smtp_linger_done, smtp_linger_event, NULL);
+	bufferevent_set_timeouts(raw, &tv, &tv);
+	bufferevent_disable(raw, EV_READ);
+	bufferevent_enable(raw, EV_WRITE);
+}
+
+/* ---- certificate reloads from the parent -------------------------------- */
+
+static void smtp_tls_pending_free(void)
+{
+	if (tls_pending) {
+		for (size_t i = 0; i < tls_pending_n; i++)
+			tls_pem_wipe(&tls_pending[i]);
+		free(tls_pending);
+	}
+	tls_pending = NULL;
+	tls_pending_n = tls_pending_want = 0;
+}
+
+static void smtp_tls_install(void)
+{
+	char err[TLS_ERR_MAX];
+	struct tls_server *ts = tls_server_new(tls_pending, tls_pending_n, err, sizeof err);
+
+	if (!ts) {
+		log_error("new TLS certificates refused, keeping the current ones: %s", err);
+		return;
+	}
+	tls_server_free(W.tls); /* sessions in progress keep the contexts they use */
+	W.tls = ts;
+	log_info("TLS certificates reloaded (%zu)", tls_pending_n);
+}
+
+void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->fd >= 0)
+		fatal("the parent sent a descriptor");
+	if (m->type == IPC_TLS_BEGIN) {
+		smtp_tls_pending_free();
+		tls_pending_want = ipc_get_u32(m);
+		if (ipc_end(m) < 0 || tls_pending_want == 0 || tls_pending_want > CONF_MAX_TLS ||
+		    (tls_pending = calloc(tls_pending_want, sizeof *tls_pending)) == NULL)
+			fatal("bad TLS reload from the parent");
+	} else if (m->type == IPC_TLS_PAIR && tls_pending_n < tls_pending_want) {
+		struct tls_pem *p = &tls_pending[tls_pending_n++];
+		ipc_get_str(m, p->cert, sizeof p->cert);
+		ipc_get_str(m, p->key, sizeof p->key);
+		if (ipc_end(m) < 0)
+			fatal("bad TLS reload from the parent");
+		p->cert_len = strlen(p->cert);
+		p->key_len = strlen(p->key);
+	} else if (m->type == IPC_TLS_END && tls_pending_n == tls_pending_want && tls_pending) {
+		smtp_tls_install();
+		smtp_tls_pending_free();
+	} else {
+		fatal("unexpected record %u from the parent", m->type);
+	}
+	OPENSSL_cleanse(m->data, m->len);
+}
+
+static void smtp_tls_on_rotate(evutil_socket_t fd, short what, void *arg)
+{
+	tls_tickets_rotate();
+}
+
+void smtp_tls_init(struct tls_pem *pems, size_t n)
+{
+	static struct event *rotate;
+	struct timeval tv = {SMTP_TICKET_ROTATE, 0};
+	char err[TLS_ERR_MAX];
+
+	if (n == 0)
+		return;
+	if ((W.tls = tls_server_new(pems, n, err, sizeof err)) == NULL)
+		fatal("TLS: %s", err);
+	for (size_t i = 0; i < n; i++)
+		tls_pem_wipe(&pems[i]);
+	tls_tickets_rotate();
+	rotate = event_new(W.base, -1, EV_PERSIST, smtp_tls_on_rotate, NULL);
+	if (!rotate || event_add(rotate, &tv) < 0)
+		fatal("cannot schedule ticket key rotation");
+}

@@ -1,0 +1,61 @@
+/*
+ * tls: sealpost's server-side TLS policy, in one place.
+ *
+ * TLS 1.2 and 1.3 only; forward-secret AEAD ciphers only (ECDHE with
+ * AES-GCM or ChaCha20-Poly1305, in the spirit of Mozilla's "intermediate"
+ * profile, without DHE); groups X25519 and P-256; the server's cipher
+ * order; no compression, no renegotiation; session tickets whose keys
+ * rotate (tls_tickets_rotate). Certificates are chosen by SNI: each
+ * `tls cert ... key ...` pair goes into the context of the names it
+ * covers, so an RSA and an ECDSA certificate for the same names are
+ * served side by side (the client's signature algorithms pick).
+ *
+ * The parent reads the PEM files (it may be the only one able to) and the
+ * SMTP workers build their contexts from those bytes: at start from memory
+ * inherited over fork, on SIGHUP from IPC records.
+ */
+#ifndef SEALPOST_TLS_H
+#define SEALPOST_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "util/conf.h"
+
+#define TLS_PEM_MAX   (30 * 1024) /* one certificate chain or key file */
+#define TLS_NAMES_MAX 16	  /* DNS names per certificate used for SNI */
+#define TLS_ERR_MAX   512
+
+struct tls_pem {
+	char cert[TLS_PEM_MAX];
+	size_t cert_len;
+	char key[TLS_PEM_MAX];
+	size_t key_len;
+};
+
+struct tls_server;
+
+/* Read the files of c->tls[i] into pem. 0, or -1 with "file: reason". */
+int tls_pem_load(const struct conf_tls *t, struct tls_pem *pem, char *err, size_t cap);
+/* Wipe the key bytes. */
+void tls_pem_wipe(struct tls_pem *pem);
+
+/*
+ * Build the contexts from n PEM pairs (the first is the default). Checks
+ * that every key matches its certificate. NULL with err set on failure.
+ */
+struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, char *err, size_t cap);
+void tls_server_free(struct tls_server *ts);
+/* A new server-side SSL for one connection (SNI switches its context). */
+SSL *tls_server_ssl(struct tls_server *ts);
+
+/* New ticket key; the previous one still decrypts. Call periodically. */
+void tls_tickets_rotate(void);
+
+/* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */
+void tls_describe(SSL *ssl, char *out, size_t cap);
+/* The client certificate's subject, or "" when none was offered. */
+void tls_peer_subject(SSL *ssl, char *out, size_t cap);
+
+#endif
