@@ -54,8 +54,8 @@ static const char init_usage[] =
     "  --domain D            the first mail domain to accept mail for\n"
     "  --listen ADDR         address to listen on: IPv4, IPv6 or * (default *)\n"
     "  --smtp-port N         inbound SMTP port (default 25)\n"
-    "  --submission-port N   submission port, commented out (default 587)\n"
-    "  --submissions-port N  implicit-TLS submission port, commented out (default 465)\n"
+    "  --submission-port N   submission (STARTTLS required) port (default 587)\n"
+    "  --submissions-port N  implicit-TLS submission port (default 465)\n"
     "  --force               replace an existing DIR/sealpost.conf\n"
     "  -h, --help            show this help\n";
 
@@ -439,16 +439,19 @@ static void conf_text_tail(struct tbuf *t, const struct init_quoted *q)
 	       "listen %s smtp\n\n",
 	       q->listen[0]);
 	tb_add(t,
-	       "# Mail submission for your users' mail programs; enable it once\n"
-	       "# authentication (AUTH) is available.\n"
-	       "#listen %s submission\n\n",
-	       q->listen[1]);
+	       "# The certificate for STARTTLS and implicit TLS (self-signed by init;\n"
+	       "# point it at your ACME/Let's Encrypt fullchain.pem and privkey.pem).\n"
+	       "# More pairs may follow: chosen by SNI, the first is the default.\n"
+	       "tls cert %s key %s\n\n",
+	       q->cert, q->key);
 	tb_add(t,
-	       "# Submission over implicit TLS and the certificate for it:\n"
-	       "# enabled by the TLS feature.\n"
-	       "#listen %s submissions\n"
-	       "#tls cert %s key %s\n\n",
-	       q->listen[2], q->cert, q->key);
+	       "# Mail submission for your users' mail programs: STARTTLS is\n"
+	       "# required before anything else (RFC 3207); port 465 is TLS from\n"
+	       "# the first byte (RFC 8314). Until AUTH exists they accept the same\n"
+	       "# mail as the smtp listener: mail for the domains above only.\n"
+	       "listen %s submission\n"
+	       "listen %s submissions\n\n",
+	       q->listen[1], q->listen[2]);
 	tb_add(t, "# Limits (defaults shown). workers 0 = one SMTP worker per core.\n"
 		  "#max-message-size 25M\n"
 		  "#max-recipients 100\n"

@@ -71,6 +71,8 @@ class Server:
         self.hostname = hostname
         self.domain = domain
         self.port = port or free_port()
+        self.sub_port = free_port()   # submission (STARTTLS required)
+        self.subs_port = free_port()  # submissions (implicit TLS)
         self.conf = os.path.join(base, "sealpost.conf")
         self.log_path = os.path.join(base, "server.log")
         self.spool = os.path.join(base, "spool")
@@ -95,7 +97,9 @@ class Server:
 
     def init(self, extra_args=()):
         argv = [BIN, "init", self.dir, "--hostname", self.hostname, "--domain", self.domain,
-                "--listen", "127.0.0.1", "--smtp-port", str(self.port)] + list(extra_args)
+                "--listen", "127.0.0.1", "--smtp-port", str(self.port),
+                "--submission-port", str(self.sub_port),
+                "--submissions-port", str(self.subs_port)] + list(extra_args)
         r = subprocess.run(argv, capture_output=True, timeout=60 * SLOW)
         if r.returncode != 0:
             raise ServerError("sealpost init failed (%d): %s" % (
