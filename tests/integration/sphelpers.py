@@ -528,13 +528,14 @@ def as_bytes(x):
 
 def wire_from_lines(lines):
     """Dot-stuff lines and frame them for DATA (ends with CRLF.CRLF)."""
-    out = b""
+    out = []
     for l in lines:
         l = as_bytes(l)
         if l.startswith(b"."):
             l = b"." + l
-        out += l + b"\r\n"
-    return out + b".\r\n"
+        out.append(l + b"\r\n")
+    out.append(b".\r\n")
+    return b"".join(out)
 
 
 def stored_from_lines(lines):

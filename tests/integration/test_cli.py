@@ -172,6 +172,23 @@ def test_user_password_not_from_argv_and_duplicates_refused(make_server):
     assert "dave@example.test" not in r.stdout.decode()
 
 
+def test_user_changes_apply_to_running_server(server):
+    def rcpt_code(addr):
+        with server.client() as c:
+            c.ehlo()
+            c.cmd("MAIL FROM:<a@example.org>")
+            return c.cmd("RCPT TO:<%s>" % addr).code
+
+    assert rcpt_code("dave@example.test") == 550
+    server.cli("user", "add", "dave@example.test", "--no-password", check=True)
+    assert h.wait_until(lambda: rcpt_code("dave@example.test") == 250, 10 * h.SLOW), \
+        "a user added while the server runs is not accepted"
+    server.cli("user", "del", "alice@example.test", check=True)
+    assert h.wait_until(lambda: rcpt_code("alice@example.test") == 550, 10 * h.SLOW), \
+        "a deleted user is still accepted"
+    assert rcpt_code("bob@example.test") == 250
+
+
 # ---------------------------------------------------------------- send
 
 
@@ -239,6 +256,35 @@ def test_send_dot_handling(server):
     assert r.returncode == 0, r.stderr
     [m] = server.read_mail("carol")
     assert m.body.endswith(b"\n\n.\n.x\n"), m.body
+
+
+def test_send_long_line_is_split(server):
+    long = "w" * 2500
+    r = send(server, ["bob@example.test"], ("Subject: long\n\nstart\n%s\nend\n" % long).encode())
+    assert r.returncode == 0, r.stderr
+    [m] = server.read_mail("bob")
+    assert all(len(l) <= 998 for l in m.body.split(b"\n")), "a line over 998 octets"
+    assert m.body.count(b"w") == 2500
+    assert m.body.endswith(b"\nend\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user")
+def test_send_as_unprivileged_user(server):
+    """Any local user may inject mail through the local socket."""
+    nobody = pwd.getpwnam("nobody")
+
+    def drop():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    r = subprocess.run([BIN, "send", "-c", server.conf, "bob@example.test"],
+                       input=b"Subject: from nobody\n\nhi\n", capture_output=True,
+                       timeout=60 * h.SLOW, preexec_fn=drop, cwd="/")
+    assert r.returncode == 0, r.stderr
+    [m] = server.read_mail("bob")
+    assert b"Subject: from nobody" in m.body
+    assert str(nobody.pw_uid) in m.client, m.client
 
 
 def test_send_refused_recipient_fails(server):

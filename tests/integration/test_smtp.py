@@ -122,6 +122,73 @@ def test_multiple_recipients_one_file_each(server):
         assert m.body == stored_from_lines(lines)
 
 
+def test_null_and_quoted_senders(server):
+    with server.client() as c:
+        c.ehlo()
+        q1 = c.send_message("", ["bob@example.test"], ["Subject: bounce", "", "null sender"])
+        q2 = c.send_message('"john q. public"@example.org', ["bob@example.test"],
+                            ["Subject: quoted", "", "quoted local part"])
+    got = {m.qid: m for m in server.read_mail("bob", 2)}
+    assert got[q1].sender == ""
+    assert got[q2].sender == '"john q. public"@example.org'
+
+
+def test_large_message_exact(server):
+    """A few MB through every buffer boundary: stored exactly, CRLF -> LF."""
+    import random
+    rnd = random.Random(1234)
+    lines = ["Subject: large", ""]
+    size = 0
+    while size < 3 * 1024 * 1024:
+        n = rnd.choice([0, 1, 2, 70, 76, 500, 997, 998])
+        line = "".join(rnd.choice("abc.\t xyz") for _ in range(n))
+        if rnd.random() < 0.05:
+            line = "." + line
+        if line.startswith("."):
+            line = line[:997]  # the stuffed dot keeps it within 1000 octets on the wire
+        lines.append(line)
+        size += len(line) + 2
+    with server.client() as c:
+        c.ehlo()
+        qid = c.send_message(SENDER, ["bob@example.test"], lines)
+    [m] = server.read_mail("bob", timeout=30 * h.SLOW)
+    assert m.qid == qid
+    assert m.body == stored_from_lines(lines)
+
+
+def test_concurrent_sessions(server):
+    import threading
+    errors, qids = [], {}
+    lock = threading.Lock()
+
+    def one(i):
+        try:
+            with server.client() as c:
+                c.ehlo("c%d.example.org" % i)
+                for j in range(2):
+                    qid = c.send_message("c%d@example.org" % i, ["alice@example.test"],
+                                         ["Subject: concurrent %d-%d" % (i, j), "", "x" * i])
+                    with lock:
+                        qids[qid] = (i, j)
+                c.cmd("QUIT")
+        except Exception as e:  # reported below
+            with lock:
+                errors.append("%d: %r" % (i, e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60 * h.SLOW)
+    assert not errors, errors
+    assert len(qids) == 60
+    got = server.read_mail("alice", 60, timeout=30 * h.SLOW)
+    assert {m.qid for m in got} == set(qids)
+    for m in got:
+        i, j = qids[m.qid]
+        assert m.body == stored_from_lines(["Subject: concurrent %d-%d" % (i, j), "", "x" * i])
+
+
 def test_pipelined_commands_in_one_write(server):
     with server.client() as c:
         rep = c.ehlo()
@@ -263,6 +330,39 @@ def test_bdat_chunk_is_data_not_commands(server):
     assert m.qid == qid and m.body == payload.replace(b"\r\n", b"\n")
 
 
+def test_bdat_crlf_split_across_chunks_and_bare_cr(server):
+    with server.client() as c:
+        c.ehlo()
+        c.mail_rcpt(SENDER, ["bob@example.test"])
+        c.send(b"BDAT 16\r\nSubject: s\r\n\r\nab\r")
+        check_reply(c.reply(), "250 2.0.0")
+        c.send(b"BDAT 4 LAST\r\n\ncd")
+        qid = queued_id(c.reply())
+        for chunk in (b"ab\rcd\r\n", b"ab\ncd\r\n", b"abc\r", b"x\x00y\r\n"):
+            c.mail_rcpt(SENDER, ["bob@example.test"])
+            c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+            check_reply(c.reply(), "554 5.6.0")
+        check_reply(c.cmd("NOOP"), "250 2.0.0")
+    [m] = server.read_mail("bob")
+    assert m.qid == qid and m.body == b"Subject: s\n\nab\ncd\n"
+    assert server.wait_queue_empty()
+    time.sleep(0.2)
+    assert len(server.files("bob")) == 1
+
+
+def test_empty_messages(server):
+    with server.client() as c:
+        c.ehlo()
+        c.mail_rcpt(SENDER, ["bob@example.test"])
+        q1 = queued_id(c.data(b".\r\n"))
+        c.mail_rcpt(SENDER, ["bob@example.test"])
+        c.send(b"BDAT 0 LAST\r\n")
+        q2 = queued_id(c.reply())
+    got = {m.qid: m for m in server.read_mail("bob", 2)}
+    assert set(got) == {q1, q2}
+    assert got[q1].body == b"" and got[q2].body == b""
+
+
 @pytest.mark.parametrize("arg", ["abc", "-1", "5 FIRST", "", "12x LAST", "5  LAST"])
 def test_bdat_bad_size_closes(module_server, arg):
     with module_server.client() as c:
@@ -391,6 +491,20 @@ def test_line_length_limit(server):
     assert len(server.files("bob")) == 1
 
 
+def test_line_length_limit_ignores_stuffing_dot(server):
+    """RFC 5321 4.5.3.1.6: 1000 octets per text line "not counting the leading
+    dot duplicated for transparency": a 998-octet line that starts with a dot
+    is 1001 octets on the wire and must be accepted."""
+    line = "." + "d" * 997
+    with server.client() as c:
+        c.ehlo()
+        c.mail_rcpt(SENDER, ["bob@example.test"])
+        rep = c.data(wire_from_lines(["Subject: dot line", "", line]))
+        qid = queued_id(rep)
+    [m] = server.read_mail("bob")
+    assert m.qid == qid and m.body == stored_from_lines(["Subject: dot line", "", line])
+
+
 @pytest.mark.parametrize("body", [
     b"Subject: x\r\n\r\nbare\rCR\r\n.\r\n",
     b"Subject: x\r\n\r\nbare\nLF\r\n.\r\n",
@@ -515,6 +629,11 @@ REPLY_CASES = {
              ("RSET", "250 2.0.0"), ("RCPT TO:<bob@example.test>", "503 5.5.1"),
              ("MAIL FROM:<a@example.org>", "250 2.1.0")],
     "rset-before-helo": [("RSET", "250 2.0.0")],
+    "ehlo-resets-transaction": [("EHLO " + E, "250"), ("MAIL FROM:<a@example.org>", "250 2.1.0"),
+                                ("EHLO " + E, "250"), ("RCPT TO:<bob@example.test>", "503 5.5.1")],
+    "data-with-argument": [("EHLO " + E, "250"), ("MAIL FROM:<a@example.org>", "250 2.1.0"),
+                           ("RCPT TO:<bob@example.test>", "250 2.1.5"), ("DATA now", "501 5.5.4")],
+    "helo-without-name": [("HELO", "501 5.5.4"), ("MAIL FROM:<a@example.org>", "503 5.5.1")],
     "noop": [("NOOP", "250 2.0.0"), ("EHLO " + E, "250"), ("NOOP", "250 2.0.0")],
     "vrfy": [("EHLO " + E, "250"), ("VRFY bob", "252 2.5.0")],
     "expn": [("EHLO " + E, "250"), ("EXPN staff", "502 5.5.1")],
@@ -663,6 +782,42 @@ def test_client_gone_while_waiting_for_lookup_and_open(module_server):
         c.close()
     time.sleep(0.3)
     assert module_server.running(), "server died:\n" + module_server.log_tail(15)
+    with module_server.client() as c:
+        c.ehlo()
+        c.send_message(SENDER, ["bob@example.test"], ["Subject: still there", "", "x"])
+
+
+def test_half_close_after_pipelined_quit(module_server):
+    """A client may send the end of data and QUIT, then shut down its sending
+    side and only read. The server must not fall over (answering what it
+    received before the EOF is best effort)."""
+    outcomes = []
+    for i in range(5):
+        reps = []
+        try:
+            c = module_server.client()
+        except OSError as e:
+            outcomes.append("connect failed: %r" % e)
+            break
+        try:
+            c.ehlo()
+            c.mail_rcpt(SENDER, ["bob@example.test"])
+            check_reply(c.cmd("DATA"), "354")
+            c.send(b"Subject: half close %d\r\n\r\nbye\r\n.\r\nQUIT\r\n" % i)
+            c.sock.shutdown(socket.SHUT_WR)
+            for _ in range(2):
+                reps.append(c.reply(timeout=5 * h.SLOW).code)
+        except (h.ConnectionClosed, OSError):
+            pass
+        finally:
+            c.close()
+        outcomes.append(reps)
+    time.sleep(0.3)
+    assert module_server.running(), "server died (outcomes %s):\n%s" % (
+        outcomes, module_server.log_tail(15))
+    # Answering after the EOF is best effort; a wrong answer is not.
+    for reps in outcomes:
+        assert reps in ([250, 221], []), outcomes
     with module_server.client() as c:
         c.ehlo()
         c.send_message(SENDER, ["bob@example.test"], ["Subject: still there", "", "x"])

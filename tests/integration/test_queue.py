@@ -1,0 +1,84 @@
+"""The queue across failures and restarts: a recipient whose Maildir cannot
+be written stays queued (and is listed), the others are delivered exactly
+once, also across restarts, and the message leaves the queue once the
+problem is fixed."""
+import os
+import pwd
+import re
+
+import pytest
+
+import sphelpers as h
+from sphelpers import check_reply
+
+
+def break_maildir(srv, local):
+    """Put a regular file where local's Maildir should be."""
+    q = pwd.getpwnam("_sealpostq")
+    dom = os.path.join(srv.dir, "mail", "example.test")
+    os.makedirs(dom, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(dom, q.pw_uid, q.pw_gid)
+    path = os.path.join(dom, local)
+    with open(path, "w") as f:
+        f.write("not a maildir\n")
+    return path
+
+
+def queue_list(srv):
+    r = srv.cli("queue", "list")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode("utf-8", "replace")
+
+
+def deferred(srv, qid, n=1):
+    return len(re.findall(qid + r".*deferred", srv.log_text())) >= n
+
+
+def test_partial_delivery_survives_restarts(server):
+    broken = break_maildir(server, "bob")
+    with server.client() as c:
+        c.ehlo()
+        qid = c.send_message("partial@example.org", ["alice@example.test", "bob@example.test"],
+                             ["Subject: partial", "", "to alice and bob"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    [m] = server.read_mail("alice")
+    assert m.qid == qid
+    assert h.wait_until(lambda: deferred(server, qid), 15 * h.SLOW), server.log_tail(10)
+    out = queue_list(server)
+    line = [l for l in out.splitlines() if qid in l]
+    assert line, out
+    assert "bob@example.test" in line[0] and "alice@example.test" not in line[0], out
+
+    # A restart retries at once (bob still broken): alice must not get it again.
+    assert server.stop() == 0
+    server.start()
+    assert h.wait_until(lambda: deferred(server, qid, 2), 15 * h.SLOW), server.log_tail(10)
+    assert len(server.files("alice")) == 1
+    assert qid in queue_list(server)
+
+    # Fixed: the next start delivers to bob, once, and the queue empties.
+    os.unlink(broken)
+    assert server.stop() == 0
+    server.start()
+    [m] = server.read_mail("bob")
+    assert m.qid == qid and m.body == b"Subject: partial\n\nto alice and bob\n"
+    assert server.wait_queue_empty(), server.queue_files()
+    assert len(server.files("alice")) == 1
+    assert "Mail queue is empty" in queue_list(server)
+
+
+def test_queued_mail_delivered_after_kill9(make_server):
+    """A message in queue/ when the group is killed is delivered after restart."""
+    srv = make_server()
+    broken = break_maildir(srv, "bob")
+    with srv.client() as c:
+        c.ehlo()
+        qid = c.send_message("k@example.org", ["bob@example.test"], ["Subject: k", "", "x"])
+    assert h.wait_until(lambda: deferred(srv, qid), 15 * h.SLOW)
+    srv.kill()
+    os.unlink(broken)
+    srv.start()
+    [m] = srv.read_mail("bob")
+    assert m.qid == qid
+    assert srv.wait_queue_empty()
