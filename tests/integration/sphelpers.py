@@ -41,6 +41,29 @@ def free_port():
     return port
 
 
+def free_ports(n, avoid=()):
+    """n distinct free ports (bound at once, so they differ), none in avoid."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n and len(socks) < n + 20:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            p = s.getsockname()[1]
+            if p not in avoid and p not in ports:
+                ports.append(p)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def init_port_args():
+    """--smtp-port/--submission-port/--submissions-port with free ports."""
+    a, b, c = free_ports(3)
+    return ["--smtp-port", str(a), "--submission-port", str(b), "--submissions-port", str(c)]
+
+
 def wait_until(pred, timeout, interval=0.05):
     """Poll pred() until it returns a true value or timeout seconds pass
     (bounded in time and count). Returns the last value."""
@@ -71,8 +94,9 @@ class Server:
         self.hostname = hostname
         self.domain = domain
         self.port = port or free_port()
-        self.sub_port = free_port()   # submission (STARTTLS required)
-        self.subs_port = free_port()  # submissions (implicit TLS)
+        # init also writes submission (587) and submissions (465) listeners:
+        # every server gets its own free ports for them.
+        self.sub_port, self.subs_port = free_ports(2, avoid={self.port})
         self.conf = os.path.join(base, "sealpost.conf")
         self.log_path = os.path.join(base, "server.log")
         self.spool = os.path.join(base, "spool")
@@ -390,11 +414,27 @@ def check_reply(rep, expect):
     return rep
 
 
+def tls_context(srv=None):
+    """A client context that trusts the server's self-signed certificate
+    (made by `sealpost init` in DIR/tls/cert.pem) and checks its name."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if srv is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(os.path.join(srv.dir, "tls", "cert.pem"))
+    return ctx
+
+
 class Client:
-    def __init__(self, port, timeout=None, banner=True):
+    def __init__(self, port, timeout=None, banner=True, tls=None):
+        """tls: an ssl.SSLContext for implicit TLS (submissions)."""
         self.timeout = timeout or 15 * SLOW
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=HOSTNAME)
         self.buf = b""
         self.banner = None
         if banner:
@@ -459,6 +499,15 @@ class Client:
         if expect:
             check_reply(rep, expect)
         return rep
+
+    def starttls(self, ctx):
+        """STARTTLS (must be answered 220) and the handshake. Fails when the
+        server sent anything after its 220 in clear."""
+        check_reply(self.cmd("STARTTLS"), "220 2.0.0")
+        time.sleep(0.05)
+        assert self.pending(0.1) == b"", "clear-text bytes after the STARTTLS 220"
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=HOSTNAME)
+        return self.sock
 
     def ehlo(self, name="client.example.org"):
         return self.cmd("EHLO " + name, "250")
@@ -550,6 +599,7 @@ DELIVERED_RE = re.compile(
     rb"\AReturn-Path: <(?P<sender>[^>\n]*)>\n"
     rb"Delivered-To: (?P<rcpt>[^\n]*)\n"
     rb"Received: from (?P<helo>[^ \n]+) \((?P<client>[^)\n]*)\)\n"
+    rb"(?:\t\(using (?P<tls>[^\n]*)\)\n)?"
     rb"\tby (?P<host>[^ \n]+) \(sealpost\) with (?P<proto>[A-Z0-9]+) id (?P<qid>[0-9a-f]{16})"
     rb"(?:\n\tfor <(?P<for_>[^>\n]*)>)?; (?P<date>[^\n]+)\n")
 
@@ -560,7 +610,8 @@ class Delivered:
         assert m, "delivered file does not start with Return-Path/Delivered-To/Received: %r" % (
             data[:400],)
         self.raw = data
-        for k in ("sender", "rcpt", "helo", "client", "host", "proto", "qid", "for_", "date"):
+        for k in ("sender", "rcpt", "helo", "client", "tls", "host", "proto", "qid", "for_",
+                  "date"):
             v = m.group(k)
             setattr(self, k, v.decode("utf-8") if v is not None else None)
         self.body = data[m.end():]

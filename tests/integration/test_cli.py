@@ -112,13 +112,15 @@ def test_init_refuses_to_overwrite(make_server):
     before = srv.read_conf()
     users_before = h.read_bytes(os.path.join(srv.dir, "users"))
     other = h.free_port()
+    ports = ["--smtp-port", str(other), "--submission-port", str(srv.sub_port),
+             "--submissions-port", str(srv.subs_port)]
     r = run("init", srv.dir, "--hostname", "other.example.test", "--domain", "example.test",
-            "--listen", "127.0.0.1", "--smtp-port", str(other))
+            "--listen", "127.0.0.1", *ports)
     assert r.returncode != 0
     assert len(err_lines(r)) >= 1
     assert srv.read_conf() == before
     r = run("init", srv.dir, "--hostname", "other.example.test", "--domain", "example.test",
-            "--listen", "127.0.0.1", "--smtp-port", str(other), "--force")
+            "--listen", "127.0.0.1", *ports, "--force")
     assert r.returncode == 0, r.stderr
     conf = srv.read_conf()
     assert "hostname other.example.test" in conf and "127.0.0.1:%d" % other in conf
@@ -129,7 +131,7 @@ def test_init_refuses_to_overwrite(make_server):
 def test_init_result_is_valid_and_private(tmpdir755):
     d = os.path.join(tmpdir755, "fresh")
     r = run("init", d, "--hostname", "mx.example.test", "--domain", "example.test",
-            "--listen", "127.0.0.1", "--smtp-port", str(h.free_port()))
+            "--listen", "127.0.0.1", *h.init_port_args())
     assert r.returncode == 0, r.stderr
     conf = os.path.join(d, "sealpost.conf")
     r = run("check", "-c", conf)

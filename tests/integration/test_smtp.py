@@ -334,9 +334,10 @@ def test_bdat_crlf_split_across_chunks_and_bare_cr(server):
     with server.client() as c:
         c.ehlo()
         c.mail_rcpt(SENDER, ["bob@example.test"])
-        c.send(b"BDAT 16\r\nSubject: s\r\n\r\nab\r")
+        first = b"Subject: s\r\n\r\nab\r"
+        c.send(b"BDAT %d\r\n" % len(first) + first)
         check_reply(c.reply(), "250 2.0.0")
-        c.send(b"BDAT 4 LAST\r\n\ncd")
+        c.send(b"BDAT 3 LAST\r\n\ncd")
         qid = queued_id(c.reply())
         for chunk in (b"ab\rcd\r\n", b"ab\ncd\r\n", b"abc\r", b"x\x00y\r\n"):
             c.mail_rcpt(SENDER, ["bob@example.test"])
@@ -639,7 +640,6 @@ REPLY_CASES = {
     "expn": [("EHLO " + E, "250"), ("EXPN staff", "502 5.5.1")],
     "help": [("HELP", "214")],
     "unknown-command": [("EHLO " + E, "250"), ("FROBNICATE now", "500 5.5.2")],
-    "starttls-not-built": [("EHLO " + E, "250"), ("STARTTLS", "502 5.5.1")],
     "auth-not-built": [("EHLO " + E, "250"), ("AUTH PLAIN AGJvYgBzZWNyZXQ=", "502 5.5.1")],
     "lowercase-verbs": [("ehlo " + E, "250"), ("mail from:<a@example.org>", "250 2.1.0"),
                         ("rcpt to:<bob@example.test>", "250 2.1.5"), ("rset", "250 2.0.0")],
