@@ -218,6 +218,17 @@ def test_send_lf_input(server):
     assert b"\r" not in m.body
 
 
+def test_send_crlf_and_unterminated_input(server):
+    r = send(server, ["bob@example.test"], b"Subject: crlf\r\n\r\nbody\r\nmore\r\n")
+    assert r.returncode == 0, r.stderr
+    r = send(server, ["alice@example.test"], b"Subject: nolf\n\nno final newline")
+    assert r.returncode == 0, r.stderr
+    [m] = server.read_mail("bob")
+    assert m.body.endswith(b"Subject: crlf\n\nbody\nmore\n"), m.body
+    [m] = server.read_mail("alice")
+    assert m.body.endswith(b"Subject: nolf\n\nno final newline\n"), m.body
+
+
 def test_send_t_flag_with_bcc(server):
     token = uuid.uuid4().hex
     msg = ("From: Sender <sender@example.org>\nTo: bob@example.test\n"
