@@ -1,16 +1,18 @@
 /*
- * user: `sealpost user [-c FILE] add|del|passwd|list ...` manages the users
- * file named by the config.
+ * user: `sealpost user [-c FILE] add|del|passwd|set|list ...` manages the
+ * users file named by the config.
  *
  * Security role: passwords are read from the terminal without echo (or
- * one line from a non-terminal stdin), never from argv; they are hashed
- * with yescrypt and wiped right after. The users file is replaced
+ * one line from a non-terminal stdin), never from argv; each one becomes
+ * a yescrypt hash and a SCRAM-SHA-256 secret and is wiped right after, as
+ * are the hash and the secret once stored. The users file is replaced
  * atomically under a directory lock, stays mode 0640, and when run as
  * root is owned root:<queue-user's group> so only the lookup process can
- * read it. `list` never prints hashes.
+ * read it. `list` never prints hashes or secrets.
  */
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "lookup/scram.h"
 #include "lookup/users.h"
 #include "util/conf.h"
 #include "util/str.h"
@@ -28,19 +30,27 @@
 #include <unistd.h>
 
 static const char user_usage[] =
-    "usage: sealpost user [-c FILE] add NAME [--address ADDR ...] [--no-password]\n"
+    "usage: sealpost user [-c FILE] add NAME [--address ADDR ...] [--any-from]\n"
+    "                                        [--no-password]\n"
     "       sealpost user [-c FILE] del NAME\n"
     "       sealpost user [-c FILE] passwd NAME\n"
+    "       sealpost user [-c FILE] set NAME --any-from on|off\n"
     "       sealpost user [-c FILE] list\n"
     "\n"
     "Manage the users file named by the configuration. NAME is the login and\n"
     "mailbox address; without '@' it gets the first configured domain.\n"
     "The password is read from the terminal (twice, without echo) or, when\n"
     "stdin is not a terminal, as one line from stdin. Never from arguments.\n"
+    "It is stored as a yescrypt hash and a SCRAM-SHA-256 secret.\n"
+    "`list` prints ADDRESS, extra addresses and flags (- when none); besides\n"
+    "any-from, no-login marks a receive-only user and no-scram a user whose\n"
+    "password predates SCRAM (set it again with passwd). Never hashes.\n"
     "\n"
     "  -c, --config FILE  configuration file (default " CONF_DEFAULT_PATH ")\n"
     "  --address ADDR     (add) a further address delivering to this mailbox\n"
     "                     that the user may also send as; may be repeated\n"
+    "  --any-from         (add) the user may put any address in From: (for\n"
+    "                     list servers); with set: on or off\n"
     "  --no-password      (add) receive-only user: no login\n"
     "  -h, --help         show this help\n";
 
@@ -51,6 +61,8 @@ struct user_args {
 	const char *extra[USERS_EXTRA_MAX];
 	size_t n_extra;
 	int no_password;
+	int any_from;	   /* --any-from given */
+	const char *value; /* set: on|off */
 };
 
 /* ---- password input --------------------------------------------------- */
@@ -135,6 +147,8 @@ static int read_password(char *pw, size_t cap)
 		cli_err("user: cannot read the password: %s", strerror(errno));
 	else if (n == 0)
 		cli_err("user: empty password (use --no-password for a receive-only user)");
+	else if (memchr(pw, '\0', n))
+		cli_err("user: the password contains a NUL byte"); /* would cut it short */
 	else if (tty && (n != n2 || memcmp(pw, again, n) != 0))
 		cli_err("user: passwords do not match");
 	else
@@ -143,17 +157,41 @@ static int read_password(char *pw, size_t cap)
 	return r == 1 ? 0 : -1;
 }
 
-/* Read a password and hash it into hash[cap]. */
-static int new_hash(char *hash, size_t cap)
+/* The SCRAM-SHA-256 secret of pw as RFC 5803 text into out[cap]. */
+static int scram_text(const char *pw, char *out, size_t cap)
+{
+	struct scram_secret sec;
+	int r = scram_secret_make(pw, strlen(pw), 0, &sec);
+
+	if (r < 0)
+		cli_err("user: the password cannot be used for SCRAM-SHA-256 (control "
+			"characters or invalid UTF-8?)");
+	else if ((r = scram_secret_format(&sec, out, cap)) < 0)
+		cli_err("user: cannot format the SCRAM secret");
+	explicit_bzero(&sec, sizeof sec);
+	return r;
+}
+
+/*
+ * Read a password; its yescrypt hash into hash[hcap] and its SCRAM secret
+ * into scram[scap]. The password is wiped; so are both outputs on failure.
+ */
+static int new_secrets(char *hash, size_t hcap, char *scram, size_t scap)
 {
 	char pw[USERS_PW_MAX + 2];
 	int r = read_password(pw, sizeof pw);
 
-	if (r == 0 && users_hash_password(pw, hash, cap) < 0) {
+	if (r == 0 && users_hash_password(pw, hash, hcap) < 0) {
 		cli_err("user: cannot hash the password (libcrypt failed)");
 		r = -1;
 	}
+	if (r == 0)
+		r = scram_text(pw, scram, scap);
 	explicit_bzero(pw, sizeof pw);
+	if (r < 0) {
+		explicit_bzero(hash, hcap);
+		explicit_bzero(scram, scap);
+	}
 	return r;
 }
 
@@ -241,26 +279,40 @@ static int qualify(const struct conf *c, const char *name, char *out, size_t cap
 	return 0;
 }
 
+/* users_add + users_set_scram + users_set_flags; the message in err. */
+static int add_user(struct users *u, const struct user_args *a, const char *name, const char *hash,
+		    const char *scram, char *err, size_t errcap)
+{
+	if (users_add(u, name, hash, a->extra, a->n_extra, err, errcap) < 0)
+		return -1;
+	if (users_set_scram(u, name, scram, err, errcap) < 0 ||
+	    users_set_flags(u, name, a->any_from ? USER_F_ANY_FROM : 0, err, errcap) < 0)
+		return -1; /* nothing is saved */
+	return 0;
+}
+
 static int do_add(const struct conf *c, struct users *u, const struct user_args *a,
 		  const char *name)
 {
-	char hash[USERS_HASH_MAX], err[USERS_ERR_MAX];
+	char hash[USERS_HASH_MAX], scram[USERS_SCRAM_MAX], err[USERS_ERR_MAX];
 
 	if (a->no_password) {
-		if (str_copy(hash, sizeof hash, "*") < 0)
+		if (str_copy(hash, sizeof hash, "*") < 0 || str_copy(scram, sizeof scram, "") < 0)
 			return -1;
-	} else if (new_hash(hash, sizeof hash) < 0) {
+	} else if (new_secrets(hash, sizeof hash, scram, sizeof scram) < 0) {
 		return -1;
 	}
-	int r = users_add(u, name, hash, a->extra, a->n_extra, err, sizeof err);
+	int r = add_user(u, a, name, hash, scram, err, sizeof err);
 	explicit_bzero(hash, sizeof hash);
+	explicit_bzero(scram, sizeof scram);
 	if (r < 0) {
 		cli_err("user: %s", err);
 		return -1;
 	}
 	if (save_users(c, u) < 0)
 		return -1;
-	return printf("added %s%s\n", name, a->no_password ? " (receive-only, no login)" : "") < 0
+	return printf("added %s%s%s\n", name, a->no_password ? " (receive-only, no login)" : "",
+		      a->any_from ? " (any-from)" : "") < 0
 		   ? -1
 		   : 0;
 }
@@ -280,16 +332,20 @@ static int do_del(const struct conf *c, struct users *u, const char *name)
 
 static int do_passwd(const struct conf *c, struct users *u, const char *name)
 {
-	char hash[USERS_HASH_MAX], err[USERS_ERR_MAX];
+	char hash[USERS_HASH_MAX], scram[USERS_SCRAM_MAX], err[USERS_ERR_MAX];
 
 	if (!users_find(u, name)) {
 		cli_err("user: no such user: %s", name);
 		return -1;
 	}
-	if (new_hash(hash, sizeof hash) < 0)
+	if (new_secrets(hash, sizeof hash, scram, sizeof scram) < 0)
 		return -1;
+	/* the hash first: it drops the old secret, and "*" refuses a new one */
 	int r = users_set_hash(u, name, hash, err, sizeof err);
+	if (r == 0)
+		r = users_set_scram(u, name, scram, err, sizeof err);
 	explicit_bzero(hash, sizeof hash);
+	explicit_bzero(scram, sizeof scram);
 	if (r < 0) {
 		cli_err("user: %s", err);
 		return -1;
@@ -299,16 +355,52 @@ static int do_passwd(const struct conf *c, struct users *u, const char *name)
 	return printf("password changed for %s\n", name) < 0 ? -1 : 0;
 }
 
+static int do_set(const struct conf *c, struct users *u, const struct user_args *a,
+		  const char *name)
+{
+	char err[USERS_ERR_MAX];
+	const struct user *usr = users_find_login(u, name);
+	int on = strcmp(a->value, "on") == 0;
+	unsigned old = usr ? usr->flags : 0; /* no user: users_set_flags says why */
+	unsigned flags = on ? old | USER_F_ANY_FROM : old & ~USER_F_ANY_FROM;
+
+	if (users_set_flags(u, name, flags, err, sizeof err) < 0) {
+		cli_err("user: %s", err);
+		return -1;
+	}
+	if (save_users(c, u) < 0)
+		return -1;
+	return printf("any-from %s for %s\n", on ? "on" : "off", name) < 0 ? -1 : 0;
+}
+
+/* The FLAGS column: the user's flags, then no-login or no-scram; "-" for none. */
+static int list_flags(const struct user *usr, char *out, size_t cap)
+{
+	char f[USERS_FLAGS_MAX];
+	const char *note = strcmp(usr->hash, "*") == 0 ? "no-login"
+			   : usr->scram[0] == '\0'     ? "no-scram"
+						       : "";
+
+	if (users_flags_format(usr->flags, f, sizeof f) < 0)
+		return -1;
+	return str_fmt(out, cap, "%s%s%s", f, f[0] && note[0] ? "," : "",
+		       f[0] || note[0] ? note : "-");
+}
+
+/* One line per user: ADDRESS TAB EXTRAS TAB FLAGS ("-" for empty columns). */
 static int do_list(const struct users *u)
 {
+	char flags[USERS_FLAGS_MAX + 32];
+
 	for (size_t i = 0; i < u->n; i++) {
 		const struct user *usr = &u->v[i];
-		if (fputs(usr->addr, stdout) == EOF)
+		if (list_flags(usr, flags, sizeof flags) < 0 || fputs(usr->addr, stdout) == EOF ||
+		    fputs(usr->n_extra ? "\t" : "\t-", stdout) == EOF)
 			return -1;
 		for (size_t j = 0; j < usr->n_extra; j++)
-			if (printf("%s%s", j == 0 ? "\t" : ",", usr->extra[j]) < 0)
+			if (printf("%s%s", j == 0 ? "" : ",", usr->extra[j]) < 0)
 				return -1;
-		if (putchar('\n') == EOF)
+		if (printf("\t%s\n", flags) < 0)
 			return -1;
 	}
 	return fflush(stdout) == EOF ? -1 : 0;
@@ -331,6 +423,8 @@ static int modify(const struct conf *c, const struct user_args *a)
 			r = do_add(c, &u, a, name);
 		else if (strcmp(a->action, "del") == 0)
 			r = do_del(c, &u, name);
+		else if (strcmp(a->action, "set") == 0)
+			r = do_set(c, &u, a, name);
 		else
 			r = do_passwd(c, &u, name);
 	}
@@ -347,6 +441,8 @@ static int take_arg(struct user_args *a, const char *arg)
 		a->action = arg;
 	else if (!a->name)
 		a->name = arg;
+	else if (!a->value)
+		a->value = arg;
 	else {
 		cli_err("user: unexpected argument '%s' (see --help)", arg);
 		return -1;
@@ -356,15 +452,18 @@ static int take_arg(struct user_args *a, const char *arg)
 
 static int parse_args(int argc, char **argv, struct user_args *a)
 {
-	static const struct cli_opt opts[] = {
-	    {"config", 'c', 1}, {"address", 0, 1}, {"no-password", 0, 0}, {"help", 'h', 0}};
+	static const struct cli_opt opts[] = {{"config", 'c', 1},
+					      {"address", 0, 1},
+					      {"no-password", 0, 0},
+					      {"help", 'h', 0},
+					      {"any-from", 0, 0}};
 	struct cli_parser p;
 	int o;
 
 	memset(a, 0, sizeof *a);
 	a->config = CONF_DEFAULT_PATH;
 	cli_parser_init(&p, argc, argv);
-	while ((o = cli_next(&p, opts, 4)) != CLI_END) {
+	while ((o = cli_next(&p, opts, 5)) != CLI_END) {
 		if (o == CLI_BAD || (o == CLI_ARG && take_arg(a, p.arg) < 0))
 			return 2;
 		if (o == 0)
@@ -378,6 +477,8 @@ static int parse_args(int argc, char **argv, struct user_args *a)
 			a->no_password = 1;
 		else if (o == 3)
 			return fputs(user_usage, stdout) == EOF ? 1 : 0;
+		else if (o == 4)
+			a->any_from = 1;
 	}
 	return -1;
 }
@@ -385,19 +486,27 @@ static int parse_args(int argc, char **argv, struct user_args *a)
 /* Checks the action and the arguments it needs; 0, or 2 for a usage error. */
 static int check_action(const struct user_args *a)
 {
-	static const char *const actions[] = {"add", "del", "passwd", "list"};
+	static const char *const actions[] = {"add", "del", "passwd", "list", "set"};
+	enum { ADD, DEL, PASSWD, LIST, SET, N_ACTIONS };
 	size_t i = 0;
 
-	while (a->action && i < 4 && strcmp(a->action, actions[i]) != 0)
+	while (a->action && i < N_ACTIONS && strcmp(a->action, actions[i]) != 0)
 		i++;
-	if (!a->action || i == 4)
-		cli_err("user: expected add, del, passwd or list (see --help)");
-	else if (i < 3 && !a->name)
+	if (!a->action || i == N_ACTIONS)
+		cli_err("user: expected add, del, passwd, set or list (see --help)");
+	else if (i != LIST && !a->name)
 		cli_err("user %s: missing NAME (see --help)", a->action);
-	else if (i == 3 && a->name)
+	else if (a->value && i != SET)
+		cli_err("user %s: unexpected argument '%s'", a->action, a->value);
+	else if (i == LIST && a->name)
 		cli_err("user list: unexpected argument '%s'", a->name);
-	else if (i != 0 && (a->n_extra || a->no_password))
+	else if (i != ADD && (a->n_extra || a->no_password))
 		cli_err("user %s: --address and --no-password only go with add", a->action);
+	else if (i != ADD && i != SET && a->any_from)
+		cli_err("user %s: --any-from only goes with add and set", a->action);
+	else if (i == SET && (!a->any_from || !a->value ||
+			      (strcmp(a->value, "on") != 0 && strcmp(a->value, "off") != 0)))
+		cli_err("user set: expected NAME --any-from on|off (see --help)");
 	else
 		return 0;
 	return 2;

@@ -2,11 +2,12 @@
  * users: parse, query, modify and atomically save the users file (see
  * users.h and docs/config.md), plus password hashing and verification.
  *
- * Security role: the file maps addresses to password hashes. Parsing is
- * strict and bounded, an address may belong to one user only (so mail and
+ * Security role: the file maps addresses to password hashes and SCRAM
+ * secrets. Parsing is strict and bounded (unknown flags and malformed
+ * secrets refused), an address may belong to one user only (so mail and
  * send-as rights are never ambiguous), the file is replaced atomically
  * with mode 0640, passwords are compared in constant time and every
- * buffer that held a password or hash is wiped before it is freed.
+ * buffer that held a password, hash or secret is wiped before it is freed.
  */
 #include "lookup/users.h"
 #include "util/str.h"
@@ -25,6 +26,16 @@
 
 #define WHY_MAX	  256
 #define QUOTE_MAX 80
+
+/* The FLAGS field words, in the order users_flags_format writes them. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} flag_names[] = {{"any-from", USER_F_ANY_FROM}};
+#define N_FLAGS (sizeof flag_names / sizeof flag_names[0])
+
+/* The line format, for messages and the saved file's header. */
+#define LINE_FORMAT "ADDRESS:HASH[:EXTRAS[:FLAGS[:SCRAM]]]"
 
 /*
  * A yescrypt hash (default cost) of a throwaway string: verified against
@@ -205,27 +216,101 @@ static int hash_field(struct user *nu, const char *s, size_t n, char *why, size_
 	return 0;
 }
 
-/* Parse one non-comment line "ADDRESS:HASH[:EXTRA,...]" into nu. */
+/* The flag named s[0..n), or 0 when there is none. */
+static unsigned flag_bit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strlen(flag_names[i].name) == n && memcmp(flag_names[i].name, s, n) == 0)
+			return flag_names[i].bit;
+	return 0;
+}
+
+/* Comma-separated flag words s[0..n) into nu->flags. */
+static int flags_parse(struct user *nu, const char *s, size_t n, char *why, size_t whycap)
+{
+	char qb[QUOTE_MAX];
+
+	trim(&s, &n);
+	while (n > 0) {
+		const char *comma = memchr(s, ',', n);
+		size_t len = comma ? (size_t)(comma - s) : n;
+		const char *f = s;
+		size_t fn = len;
+		trim(&f, &fn);
+		unsigned bit = flag_bit(f, fn);
+		if (fn == 0)
+			return fail(why, whycap, "user %s: empty flag", nu->addr);
+		if (!bit)
+			return fail(why, whycap, "user %s: unknown flag '%s' (known: any-from)",
+				    nu->addr, q(qb, sizeof qb, f, fn));
+		if (nu->flags & bit)
+			return fail(why, whycap, "user %s: flag %s listed twice", nu->addr,
+				    q(qb, sizeof qb, f, fn));
+		nu->flags |= bit;
+		s += comma ? len + 1 : len;
+		n -= comma ? len + 1 : len;
+		if (comma && n == 0)
+			return fail(why, whycap, "user %s: empty flag", nu->addr);
+	}
+	return 0;
+}
+
+/* The SCRAM field s[0..n): empty, or an RFC 5803 secret for a login user. */
+static int scram_field(struct user *nu, const char *s, size_t n, char *why, size_t whycap)
+{
+	struct scram_secret sec;
+
+	trim(&s, &n);
+	if (n == 0)
+		return 0;
+	int bad =
+	    scram_secret_parse(s, n, &sec) < 0 || str_copyn(nu->scram, sizeof nu->scram, s, n) < 0;
+	explicit_bzero(&sec, sizeof sec);
+	if (bad)
+		return fail(why, whycap, "bad SCRAM secret");
+	if (strcmp(nu->hash, "*") == 0)
+		return fail(why, whycap, "user %s: SCRAM secret for a user without login (HASH *)",
+			    nu->addr);
+	return 0;
+}
+
+/* s[0..n) split at its first 4 ':' into f[0..count), fn[]; returns count. */
+static size_t fields_split(const char *s, size_t n, const char *f[5], size_t fn[5])
+{
+	size_t k = 0;
+
+	f[0] = s;
+	while (k < 4) {
+		const char *c = memchr(f[k], ':', n - (size_t)(f[k] - s));
+		if (!c)
+			break;
+		fn[k] = (size_t)(c - f[k]);
+		f[k + 1] = c + 1;
+		k++;
+	}
+	fn[k] = n - (size_t)(f[k] - s);
+	return k + 1;
+}
+
+/* Parse one non-comment line "ADDRESS:HASH[:EXTRAS[:FLAGS[:SCRAM]]]" into nu. */
 static int line_parse(struct user *nu, const char *s, size_t n, char *why, size_t whycap)
 {
-	const char *c1 = memchr(s, ':', n);
+	const char *f[5];
+	size_t fn[5], count = fields_split(s, n, f, fn);
 
-	if (!c1)
-		return fail(why, whycap, "expected ADDRESS:HASH[:EXTRA,EXTRA...]");
-	const char *rest = c1 + 1;
-	size_t rn = n - (size_t)(rest - s), an = (size_t)(c1 - s);
-	const char *c2 = memchr(rest, ':', rn);
-	trim(&s, &an);
-	if (addr_norm(s, an, nu->addr, why, whycap) < 0)
+	if (count < 2)
+		return fail(why, whycap, "expected " LINE_FORMAT);
+	trim(&f[0], &fn[0]);
+	if (addr_norm(f[0], fn[0], nu->addr, why, whycap) < 0 ||
+	    hash_field(nu, f[1], fn[1], why, whycap) < 0)
 		return -1;
-	if (hash_field(nu, rest, c2 ? (size_t)(c2 - rest) : rn, why, whycap) < 0)
+	if (count > 2 && extras_parse(nu, f[2], fn[2], why, whycap) < 0)
 		return -1;
-	if (!c2)
-		return 0;
-	rn -= (size_t)(c2 + 1 - rest);
-	if (memchr(c2 + 1, ':', rn))
-		return fail(why, whycap, "too many ':' fields");
-	return extras_parse(nu, c2 + 1, rn, why, whycap);
+	if (count > 3 && flags_parse(nu, f[3], fn[3], why, whycap) < 0)
+		return -1;
+	if (count > 4 && scram_field(nu, f[4], fn[4], why, whycap) < 0)
+		return -1;
+	return 0;
 }
 
 static int ctl_check(const char *s, size_t n, char *why, size_t whycap)
@@ -411,6 +496,61 @@ const struct user *users_find(const struct users *u, const char *addr)
 	return find_mut(u, addr, 0);
 }
 
+const struct user *users_find_login(const struct users *u, const char *login)
+{
+	size_t n;
+
+	if (!u || !login)
+		return NULL;
+	n = strlen(login);
+	for (size_t i = 0; i < u->n; i++)
+		if (addr_eq(login, n, u->v[i].addr))
+			return &u->v[i];
+	return NULL;
+}
+
+int users_may_send_as(const struct user *usr, const char *addr)
+{
+	size_t n;
+
+	if (!usr || !addr)
+		return 0;
+	n = strlen(addr);
+	if (n > 0 && addr[n - 1] == '.')
+		n--;
+	if (addr_eq(addr, n, usr->addr))
+		return 1;
+	for (size_t j = 0; j < usr->n_extra; j++)
+		if (addr_eq(addr, n, usr->extra[j]))
+			return 1;
+	return 0;
+}
+
+int users_scram(const struct user *usr, struct scram_secret *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!usr || usr->hash[0] != '$' || usr->scram[0] == '\0')
+		return -1;
+	return scram_secret_parse(usr->scram, strlen(usr->scram), out);
+}
+
+int users_flags_format(unsigned flags, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0 || (flags & ~USER_F_ALL))
+		return -1;
+	out[0] = '\0';
+	for (size_t i = 0; i < N_FLAGS; i++) {
+		if (!(flags & flag_names[i].bit))
+			continue;
+		if (str_fmt(out + o, cap - o, "%s%s", o ? "," : "", flag_names[i].name) < 0)
+			return -1;
+		o += strlen(out + o);
+	}
+	return 0;
+}
+
 /* Is addr free: owned by nobody in u and not among nu's earlier addresses? */
 static int addr_free(const struct users *u, const struct user *nu, const char *addr, char *err,
 		     size_t errcap)
@@ -503,6 +643,41 @@ int users_set_hash(struct users *u, const char *addr, const char *hash, char *er
 		return -1;
 	if (str_copy(usr->hash, sizeof usr->hash, hash) < 0)
 		return fail(err, errcap, "password hash too long");
+	/* The secret belongs to the old password (or to no login at all). */
+	explicit_bzero(usr->scram, sizeof usr->scram);
+	return 0;
+}
+
+int users_set_scram(struct users *u, const char *addr, const char *scram, char *err, size_t errcap)
+{
+	struct scram_secret sec;
+	struct user *usr = find_primary(u, addr, err, errcap);
+	size_t n = strlen(scram);
+
+	if (!usr)
+		return -1;
+	int bad = n > 0 && scram_secret_parse(scram, n, &sec) < 0;
+	explicit_bzero(&sec, sizeof sec);
+	if (bad)
+		return fail(err, errcap, "bad SCRAM secret");
+	if (n > 0 && strcmp(usr->hash, "*") == 0)
+		return fail(err, errcap, "user %s cannot log in (no password): no SCRAM secret",
+			    usr->addr);
+	if (str_copy(usr->scram, sizeof usr->scram, scram) < 0)
+		return fail(err, errcap, "bad SCRAM secret");
+	return 0;
+}
+
+int users_set_flags(struct users *u, const char *addr, unsigned flags, char *err, size_t errcap)
+{
+	struct user *usr;
+
+	if (flags & ~USER_F_ALL)
+		return fail(err, errcap, "unknown flag 0x%x", flags & ~USER_F_ALL);
+	usr = find_primary(u, addr, err, errcap);
+	if (!usr)
+		return -1;
+	usr->flags = flags;
 	return 0;
 }
 
@@ -542,19 +717,30 @@ static int buf_str(struct buf *b, const char *s)
 	return buf_add(b, s, strlen(s));
 }
 
+/* ADDRESS:HASH[:EXTRAS[:FLAGS[:SCRAM]]], trailing empty fields left out. */
 static int user_format(struct buf *b, const struct user *usr)
 {
-	if (buf_str(b, usr->addr) < 0 || buf_str(b, ":") < 0 || buf_str(b, usr->hash) < 0)
+	char flags[USERS_FLAGS_MAX];
+	int more = usr->n_extra > 0 || usr->flags || usr->scram[0];
+
+	if (users_flags_format(usr->flags, flags, sizeof flags) < 0)
+		return -1;
+	if (buf_str(b, usr->addr) < 0 || buf_str(b, ":") < 0 || buf_str(b, usr->hash) < 0 ||
+	    (more && buf_str(b, ":") < 0))
 		return -1;
 	for (size_t i = 0; i < usr->n_extra; i++)
-		if (buf_str(b, i == 0 ? ":" : ",") < 0 || buf_str(b, usr->extra[i]) < 0)
+		if ((i > 0 && buf_str(b, ",") < 0) || buf_str(b, usr->extra[i]) < 0)
 			return -1;
+	if ((usr->flags || usr->scram[0]) && (buf_str(b, ":") < 0 || buf_str(b, flags) < 0))
+		return -1;
+	if (usr->scram[0] && (buf_str(b, ":") < 0 || buf_str(b, usr->scram) < 0))
+		return -1;
 	return buf_str(b, "\n");
 }
 
 static int users_format(struct buf *b, const struct users *u)
 {
-	if (buf_str(b, "# sealpost users file: ADDRESS:HASH[:EXTRA,EXTRA...]\n"
+	if (buf_str(b, "# sealpost users file: " LINE_FORMAT "\n"
 		       "# Written by `sealpost user`; comments added by hand are not kept.\n") < 0)
 		return -1;
 	for (size_t i = 0; i < u->n; i++)

@@ -1,10 +1,13 @@
 /*
- * test_users: unit tests for the users file (src/lookup/users.c): parsing,
- * lookups, changes, atomic saving and password hashing/verification.
+ * test_users: unit tests for the users file (src/lookup/users.c): parsing
+ * (old 2-3 field lines and the FLAGS and SCRAM fields), lookups, send-as
+ * rights, changes, atomic saving and password hashing/verification.
  *
  * Security role: pins down that no address can belong to two users, that
- * malformed lines are refused with "file:line: reason", that the saved
- * file has mode 0640 and that only the right password verifies.
+ * malformed lines, unknown flags and bad SCRAM secrets are refused with
+ * "file:line: reason", that a new password drops the old SCRAM secret,
+ * that the saved file has mode 0640 and that only the right password
+ * verifies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,10 @@
 #include "lookup/users.h"
 
 #define H1 "$y$j9T$bx4u.RkJWnW5lG0vH4g6b0$V/DoQykwkKzlFG.GgfPMslkoDPmgVGBPA1wBnpw7VGC"
+#define S1                                                                                         \
+	"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=" \
+	":"                                                                                        \
+	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
 
 static const char sample[] = "# users\n"
 			     "\n"
@@ -82,7 +89,7 @@ static void test_parse_errors(void **state)
 {
 	(void)state;
 	expect_error("# x\nalice@example.test\n",
-		     "users:2: expected ADDRESS:HASH[:EXTRA,EXTRA...]");
+		     "users:2: expected ADDRESS:HASH[:EXTRAS[:FLAGS[:SCRAM]]]");
 	expect_error("alice:*\n", "users:1: 'alice' is not a valid address: missing '@'");
 	expect_error(":*\n", "users:1: empty address");
 	expect_error("a/b@example.test:*\n",
@@ -96,8 +103,9 @@ static void test_parse_errors(void **state)
 	expect_error("a@example.test:$1$abcdefgh$abcdefghijklmnopqrstuv\n",
 		     "users:1: user a@example.test: unsupported password hash (expected $y$, $2b$, "
 		     "$6$ or *)");
-	expect_error("a@example.test:*:b@example.test:c@example.test\n",
-		     "users:1: too many ':' fields");
+	expect_error(
+	    "a@example.test:*:b@example.test:c@example.test\n",
+	    "users:1: user a@example.test: unknown flag 'c@example.test' (known: any-from)");
 	expect_error("a@example.test:*:b@example.test,,c@example.test\n", "users:1: empty address");
 	expect_error("a@example.test:*:b@example.test,\n", "users:1: empty address");
 	expect_error("a@example.test:*\nb@example.test:*:A@Example.Test\n",
@@ -263,12 +271,190 @@ static void test_hash_verify(void **state)
 	users_free(&u);
 }
 
+static void test_flags_scram_parse(void **state)
+{
+	static const char text[] = "a@example.test:" H1 "::any-from:" S1 "\n"
+				   "b@example.test:" H1 ":b2@example.test: any-from \n"
+				   "c@example.test:" H1 ":::  " S1 "  \n"
+				   "d@example.test:*:d2@example.test::\n"
+				   "e@example.test:" H1 ":\n";
+	struct users u = USERS_INIT;
+	struct scram_secret sec;
+	(void)state;
+	assert_int_equal(users_parse(text, strlen(text), "u", &u, err, sizeof err), 0);
+	assert_int_equal(u.n, 5);
+	assert_int_equal(u.v[0].flags, USER_F_ANY_FROM);
+	assert_string_equal(u.v[0].scram, S1);
+	assert_int_equal(u.v[0].n_extra, 0);
+	assert_int_equal(u.v[1].flags, USER_F_ANY_FROM);
+	assert_string_equal(u.v[1].scram, "");
+	assert_int_equal(u.v[1].n_extra, 1);
+	assert_int_equal(u.v[2].flags, 0);
+	assert_string_equal(u.v[2].scram, S1);
+	assert_int_equal(u.v[3].flags, 0);
+	assert_string_equal(u.v[3].scram, "");
+	assert_int_equal(u.v[4].flags, 0);
+
+	/* the secret for SCRAM: only a login user with a valid secret has one */
+	assert_int_equal(users_scram(&u.v[0], &sec), 0);
+	assert_int_equal(sec.iter, 4096);
+	assert_int_equal(sec.salt_len, 16);
+	assert_int_equal(users_scram(&u.v[1], &sec), -1);
+	assert_int_equal(users_scram(&u.v[3], &sec), -1);
+	assert_int_equal(users_scram(NULL, &sec), -1);
+	users_free(&u);
+}
+
+static void test_flags_scram_errors(void **state)
+{
+	(void)state;
+	expect_error("a@example.test:*::bogus\n",
+		     "users:1: user a@example.test: unknown flag 'bogus' (known: any-from)");
+	expect_error("a@example.test:*::Any-From\n",
+		     "users:1: user a@example.test: unknown flag 'Any-From' (known: any-from)");
+	expect_error("a@example.test:*::any-from,any-from\n",
+		     "users:1: user a@example.test: flag any-from listed twice");
+	expect_error("a@example.test:*::any-from,\n", "users:1: user a@example.test: empty flag");
+	expect_error("a@example.test:*::,any-from\n", "users:1: user a@example.test: empty flag");
+	expect_error("a@example.test:*::any-from,,x\n", "users:1: user a@example.test: empty flag");
+	expect_error("a@example.test:" H1 ":::SCRAM-SHA-256$4096:xx\n",
+		     "users:1: bad SCRAM secret");
+	expect_error("a@example.test:" H1 ":::" S1 ":\n", "users:1: bad SCRAM secret");
+	expect_error("a@example.test:" H1 ":::" S1 "x\n", "users:1: bad SCRAM secret");
+	expect_error("a@example.test:" H1 ":::SCRAM-SHA-1$4096:W22ZaJ0SNY7soEsUEjb6gQ==$x:y\n",
+		     "users:1: bad SCRAM secret");
+	expect_error("a@example.test:" H1 ":::plain\n", "users:1: bad SCRAM secret");
+	expect_error(
+	    "a@example.test:*:::" S1 "\n",
+	    "users:1: user a@example.test: SCRAM secret for a user without login (HASH *)");
+}
+
+static void test_login_send_as(void **state)
+{
+	struct users u = USERS_INIT;
+	(void)state;
+	assert_int_equal(users_parse(sample, strlen(sample), "u", &u, err, sizeof err), 0);
+	const struct user *a = &u.v[0];
+	assert_ptr_equal(users_find_login(&u, "alice@example.test"), a);
+	assert_ptr_equal(users_find_login(&u, "ALICE@Example.TEST"), a);
+	assert_null(users_find_login(&u, "alias@example.test")); /* extra: no login */
+	assert_null(users_find_login(&u, "alice@example.test."));
+	assert_null(users_find_login(&u, "alice"));
+	assert_null(users_find_login(&u, ""));
+	assert_null(users_find_login(&u, NULL));
+	assert_ptr_equal(users_find_login(&u, "bob@example.test"), &u.v[1]);
+
+	assert_int_equal(users_may_send_as(a, "alice@example.test"), 1);
+	assert_int_equal(users_may_send_as(a, "Alice@EXAMPLE.test"), 1);
+	assert_int_equal(users_may_send_as(a, "alias@example.test"), 1);
+	assert_int_equal(users_may_send_as(a, "AL@other.test."), 1);
+	assert_int_equal(users_may_send_as(a, "bob@example.test"), 0);
+	assert_int_equal(users_may_send_as(a, "alice@example.tes"), 0);
+	assert_int_equal(users_may_send_as(a, "alice@example.test.."), 0);
+	assert_int_equal(users_may_send_as(a, ""), 0);
+	assert_int_equal(users_may_send_as(a, NULL), 0);
+	assert_int_equal(users_may_send_as(NULL, "alice@example.test"), 0);
+	assert_int_equal(users_may_send_as(&u.v[1], "alias@example.test"), 0);
+	users_free(&u);
+}
+
+static void test_set_flags_scram(void **state)
+{
+	struct users u = USERS_INIT;
+	char f[USERS_FLAGS_MAX];
+	(void)state;
+	assert_int_equal(users_parse(sample, strlen(sample), "u", &u, err, sizeof err), 0);
+	assert_int_equal(
+	    users_set_flags(&u, "alice@example.test", USER_F_ANY_FROM, err, sizeof err), 0);
+	assert_int_equal(u.v[0].flags, USER_F_ANY_FROM);
+	assert_int_equal(users_set_flags(&u, "alice@example.test", 0x80, err, sizeof err), -1);
+	assert_string_equal(err, "unknown flag 0x80");
+	assert_int_equal(users_set_flags(&u, "alias@example.test", 0, err, sizeof err), -1);
+	assert_int_equal(users_flags_format(USER_F_ANY_FROM, f, sizeof f), 0);
+	assert_string_equal(f, "any-from");
+	assert_int_equal(users_flags_format(0, f, sizeof f), 0);
+	assert_string_equal(f, "");
+	assert_int_equal(users_flags_format(0x80, f, sizeof f), -1);
+	assert_int_equal(users_flags_format(USER_F_ANY_FROM, f, 4), -1);
+
+	assert_int_equal(users_set_scram(&u, "alice@example.test", S1, err, sizeof err), 0);
+	assert_string_equal(u.v[0].scram, S1);
+	assert_int_equal(users_set_scram(&u, "alice@example.test", "junk", err, sizeof err), -1);
+	assert_string_equal(err, "bad SCRAM secret");
+	assert_string_equal(u.v[0].scram, S1);
+	assert_int_equal(users_set_scram(&u, "bob@example.test", S1, err, sizeof err), -1);
+	assert_string_equal(err,
+			    "user bob@example.test cannot log in (no password): no SCRAM secret");
+	assert_int_equal(users_set_scram(&u, "bob@example.test", "", err, sizeof err), 0);
+	assert_int_equal(users_set_scram(&u, "nobody@example.test", S1, err, sizeof err), -1);
+	/* a new password drops the secret of the old one */
+	assert_int_equal(users_set_hash(&u, "alice@example.test", H1, err, sizeof err), 0);
+	assert_string_equal(u.v[0].scram, "");
+	assert_int_equal(users_set_scram(&u, "alice@example.test", S1, err, sizeof err), 0);
+	assert_int_equal(users_set_hash(&u, "alice@example.test", "*", err, sizeof err), 0);
+	assert_string_equal(u.v[0].scram, "");
+	assert_int_equal(u.v[0].flags, USER_F_ANY_FROM); /* flags stay */
+	users_free(&u);
+}
+
+/* Saving writes the new fields and leaves trailing empty ones out. */
+static void test_save_new_fields(void **state)
+{
+	static const char text[] = "a@example.test:" H1 "\n"
+				   "b@example.test:" H1 ":b2@example.test,b3@example.test\n"
+				   "c@example.test:" H1 ":::" S1 "\n"
+				   "d@example.test:*::any-from\n"
+				   "e@example.test:" H1 ":e2@example.test:any-from:" S1 "\n"
+				   "f@example.test:" H1 ":::\n";
+	static const char want[] = "a@example.test:" H1 "\n"
+				   "b@example.test:" H1 ":b2@example.test,b3@example.test\n"
+				   "c@example.test:" H1 ":::" S1 "\n"
+				   "d@example.test:*::any-from\n"
+				   "e@example.test:" H1 ":e2@example.test:any-from:" S1 "\n"
+				   "f@example.test:" H1 "\n";
+	char dir[] = "/tmp/sealpost-test-users-XXXXXX", path[256], buf[4096];
+	struct users u = USERS_INIT, back = USERS_INIT;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/users", dir);
+	assert_int_equal(users_parse(text, strlen(text), "u", &u, err, sizeof err), 0);
+	assert_int_equal(users_save(path, &u, err, sizeof err), 0);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	const char *body = strstr(buf, "\na@example.test:");
+	assert_non_null(body);
+	assert_string_equal(body + 1, want);
+	static const char head[] = "# sealpost users file: ADDRESS:HASH[:EXTRAS[:FLAGS[:SCRAM]]]\n";
+	assert_memory_equal(buf, head, sizeof head - 1);
+	assert_int_equal(users_load(path, &back, err, sizeof err), 0);
+	assert_int_equal(back.n, u.n);
+	for (size_t i = 0; i < u.n; i++) {
+		assert_int_equal(back.v[i].flags, u.v[i].flags);
+		assert_string_equal(back.v[i].scram, u.v[i].scram);
+	}
+	users_free(&back);
+	users_free(&u);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_find), cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_limits),     cmocka_unit_test(test_add_del),
-	    cmocka_unit_test(test_save),       cmocka_unit_test(test_hash_verify),
+	    cmocka_unit_test(test_parse_find),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_add_del),
+	    cmocka_unit_test(test_save),
+	    cmocka_unit_test(test_hash_verify),
+	    cmocka_unit_test(test_flags_scram_parse),
+	    cmocka_unit_test(test_flags_scram_errors),
+	    cmocka_unit_test(test_login_send_as),
+	    cmocka_unit_test(test_set_flags_scram),
+	    cmocka_unit_test(test_save_new_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
