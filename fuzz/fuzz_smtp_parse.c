@@ -226,13 +226,15 @@ struct body_res {
 	int done, fin;
 };
 
-static unsigned ref_body_flags(const char *in, size_t n)
+/* dot: DATA mode, where a "." starting a line is not counted (RFC 5321 4.5.3.1.6). */
+static unsigned ref_body_flags(const char *in, size_t n, int dot)
 {
 	unsigned f = 0;
 	size_t line = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)in[i];
+		int bol = i == 0 || (i >= 2 && in[i - 2] == '\r' && in[i - 1] == '\n');
 		if (ch == '\0')
 			f |= SMTP_BODY_NUL;
 		if (ch >= 0x80)
@@ -240,7 +242,7 @@ static unsigned ref_body_flags(const char *in, size_t n)
 		if ((ch == '\r' && i + 1 < n && in[i + 1] != '\n') ||
 		    (ch == '\n' && (i == 0 || in[i - 1] != '\r')))
 			f |= SMTP_BODY_BARE_CRLF;
-		if (++line > SMTP_TEXT_LINE_MAX)
+		if (!(dot && bol && ch == '.') && ++line > SMTP_TEXT_LINE_MAX)
 			f |= SMTP_BODY_LONGLINE;
 		if (ch == '\n' && i > 0 && in[i - 1] == '\r')
 			line = 0;
@@ -289,7 +291,7 @@ static void ref_body(const char *in, size_t n, int dot, struct body_res *r)
 
 	r->done = end > 0;
 	r->consumed = end ? end : n;
-	r->flags = ref_body_flags(in, r->consumed);
+	r->flags = ref_body_flags(in, r->consumed, dot);
 	r->fin = 0;
 	if (dot) {
 		r->out_len = ref_unstuff(in, end ? end - 3 : n, r->out);

@@ -539,7 +539,7 @@ void smtp_body_init(struct smtp_body *b, int dot_mode)
 	b->dot_mode = dot_mode ? 1 : 0;
 }
 
-/* Flags and line length of one octet, counted as sent. */
+/* Flags and line length of one octet (a stuffing dot is not counted). */
 static void body_count(struct smtp_body *b, unsigned char ch)
 {
 	if (ch == '\0')
@@ -609,7 +609,9 @@ size_t smtp_body_feed(struct smtp_body *b, const char *in, size_t n, char *out, 
 	for (i = 0; i < n && !b->done; i++) {
 		unsigned char ch = (unsigned char)in[i];
 		int e;
-		body_count(b, ch);
+		/* RFC 5321 4.5.3.1.6: the dot added for transparency does not count. */
+		if (!(b->dot_mode && b->state == B_BOL && ch == '.'))
+			body_count(b, ch);
 		e = body_step(b, ch);
 		if (e >= 0 && o < out_cap)
 			out[o++] = (char)e;

@@ -610,14 +610,16 @@ struct body_res {
 	int fin; /* smtp_body_finish() result (BDAT) */
 };
 
-/* Flags for in[0..n) where a CR at n-1 is still undecided. */
-static unsigned ref_flags(const char *in, size_t n)
+/* Flags for in[0..n) where a CR at n-1 is still undecided. In DATA mode
+ * (dot) a "." at the start of a line is not counted (RFC 5321 4.5.3.1.6). */
+static unsigned ref_flags(const char *in, size_t n, int dot)
 {
 	unsigned f = 0;
 	size_t line = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)in[i];
+		int bol = i == 0 || (i >= 2 && in[i - 2] == '\r' && in[i - 1] == '\n');
 		if (ch == '\0')
 			f |= SMTP_BODY_NUL;
 		if (ch >= 0x80)
@@ -626,7 +628,7 @@ static unsigned ref_flags(const char *in, size_t n)
 			f |= SMTP_BODY_BARE_CRLF;
 		if (ch == '\n' && (i == 0 || in[i - 1] != '\r'))
 			f |= SMTP_BODY_BARE_CRLF;
-		if (++line > SMTP_TEXT_LINE_MAX)
+		if (!(dot && bol && ch == '.') && ++line > SMTP_TEXT_LINE_MAX)
 			f |= SMTP_BODY_LONGLINE;
 		if (ch == '\n' && i > 0 && in[i - 1] == '\r')
 			line = 0;
@@ -675,7 +677,7 @@ static void ref_body(const char *in, size_t n, int dot, struct body_res *r)
 
 	r->done = end > 0;
 	r->consumed = end ? end : n;
-	r->flags = ref_flags(in, r->consumed);
+	r->flags = ref_flags(in, r->consumed, dot);
 	r->fin = 0;
 	if (!dot) {
 		memcpy(r->out, in, n);
@@ -980,9 +982,10 @@ static void test_body_longline(void **state)
 		expect_long(999, "", "\r\n.\r\n", dot, 1);
 		expect_long(998, "a\r\n", "\r\n.\r\n", dot, 0);
 		expect_long(999, "a\r\n", "\r\n.\r\n", dot, 1);
-		/* counted as sent, before unstuffing */
-		expect_long(997, ".", "\r\n.\r\n", dot, 0);
-		expect_long(998, ".", "\r\n.\r\n", dot, 1);
+		/* DATA: the stuffing dot does not count (RFC 5321 4.5.3.1.6);
+		 * BDAT has no stuffing, so a leading dot is text */
+		expect_long(997 + dot, ".", "\r\n.\r\n", dot, 0);
+		expect_long(998 + dot, ".", "\r\n.\r\n", dot, 1);
 		/* bare CR/LF do not end a line */
 		expect_long(997, "\n", "\r\n.\r\n", dot, 0);
 		expect_long(998, "\n", "\r\n.\r\n", dot, 1);
