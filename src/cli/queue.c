@@ -97,7 +97,10 @@ static void queue_rcpts_text(const struct qenv *e, struct qline *l)
 			continue;
 		}
 		str_sanitize(clean, sizeof clean, e->rcpt[i].addr, strlen(e->rcpt[i].addr));
-		if (str_fmt(l->rcpts + o, sizeof l->rcpts - o, "%s%s", o ? "," : "", clean) < 0) {
+		/* Another domain: waits for the remote delivery process. */
+		const char *tag = strcmp(e->rcpt[i].mbox, QENV_MBOX_REMOTE) == 0 ? "(remote)" : "";
+		if (str_fmt(l->rcpts + o, sizeof l->rcpts - o, "%s%s%s", o ? "," : "", clean, tag) <
+		    0) {
 			(void)str_fmt(l->rcpts, sizeof l->rcpts, "(%zu recipients)",
 				      e->n_rcpt - done);
 			return;

@@ -422,16 +422,22 @@ unsigned send_hdr_present(const char *hdr, size_t n)
 	return have;
 }
 
-int send_hdr_rcpts(const char *hdr, size_t n, struct send_rcpts *out, const char **why)
+static int send_field_wanted(const char *name, size_t len, const char *const *fields, size_t nf)
+{
+	for (size_t i = 0; i < nf; i++)
+		if (str_eqn_nocase(name, len, fields[i]))
+			return 1;
+	return 0;
+}
+
+int send_hdr_addrs(const char *hdr, size_t n, const char *const *fields, size_t nf,
+		   struct send_rcpts *out, const char **why)
 {
 	struct hfield f;
 	size_t pos = 0, n0 = out->n;
 
 	while (hfield_next(hdr, n, &pos, &f)) {
-		const char *name = hdr + f.start;
-		if (!str_eqn_nocase(name, f.name_len, "To") &&
-		    !str_eqn_nocase(name, f.name_len, "Cc") &&
-		    !str_eqn_nocase(name, f.name_len, "Bcc"))
+		if (!send_field_wanted(hdr + f.start, f.name_len, fields, nf))
 			continue;
 		if (send_addr_list(hdr + f.val, f.end - f.val, out, why) < 0) {
 			out->n = n0;
@@ -439,6 +445,13 @@ int send_hdr_rcpts(const char *hdr, size_t n, struct send_rcpts *out, const char
 		}
 	}
 	return 0;
+}
+
+int send_hdr_rcpts(const char *hdr, size_t n, struct send_rcpts *out, const char **why)
+{
+	static const char *const fields[] = {"To", "Cc", "Bcc"};
+
+	return send_hdr_addrs(hdr, n, fields, 3, out, why);
 }
 
 size_t send_hdr_strip_bcc(char *hdr, size_t n)

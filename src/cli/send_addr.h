@@ -79,6 +79,11 @@ unsigned send_hdr_present(const char *hdr, size_t n);
  */
 int send_hdr_rcpts(const char *hdr, size_t n, struct send_rcpts *out, const char **why);
 
+/* The same for the fields named in fields[0..nf) (e.g. "From"); the SMTP
+ * worker uses it to check an authenticated user's From: header. */
+int send_hdr_addrs(const char *hdr, size_t n, const char *const *fields, size_t nf,
+		   struct send_rcpts *out, const char **why);
+
 /*
  * Remove every Bcc: field (with its continuation lines) from hdr[0..n) in
  * place. Returns the new length.

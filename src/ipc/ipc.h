@@ -43,6 +43,16 @@ enum ipc_type {
 	/* deliver -> queue */
 	IPC_DELIVERED_RCPT, /* u64 job, u32 idx, u32 status, str reason */
 	IPC_DELIVERED_END,  /* u64 job */
+	/* smtp -> lookup: SMTP AUTH (SASL responses travel base64 as received) */
+	IPC_AUTH_START, /* u64 req, str client ip, str mechanism, u32 has_initial, str initial */
+	IPC_AUTH_STEP,	/* u64 req, str base64 response */
+	IPC_AUTH_ABORT, /* u64 req */
+	/* lookup -> smtp */
+	IPC_AUTH_REPLY, /* u64 req, u32 ipc_auth_status, str challenge (base64) or login */
+	/* smtp -> lookup: may this user use these sender addresses? */
+	IPC_SENDER_CHECK,  /* u64 req, str login, u32 0 envelope / 1 From: header, str addresses
+			      (\n-separated) */
+	IPC_SENDER_RESULT, /* u64 req, u32 ok */
 	/* parent -> smtp: new TLS certificates (SIGHUP) */
 	IPC_TLS_BEGIN, /* u32 n */
 	IPC_TLS_PAIR,  /* str cert PEM, str key PEM (n of them) */
@@ -54,6 +64,15 @@ enum ipc_rcpt_status {
 	IPC_RCPT_OK = 0,   /* local mailbox, name in mailbox */
 	IPC_RCPT_UNKNOWN,  /* no such user */
 	IPC_RCPT_TEMPFAIL, /* users file unreadable: try later */
+};
+
+enum ipc_auth_status {
+	IPC_AUTH_CONTINUE = 0, /* send "334 challenge" and pass on the answer */
+	IPC_AUTH_OK,	       /* authenticated as the login in the string */
+	IPC_AUTH_FAIL,	       /* wrong credentials: 535 5.7.8 */
+	IPC_AUTH_MALFORMED,    /* bad base64 or SASL framing: 501 5.5.2 */
+	IPC_AUTH_TEMPFAIL,     /* lookup cannot tell now: 454 4.7.0 */
+	IPC_AUTH_LOCKED,       /* too many failures from this client: 454 4.7.0 */
 };
 
 /* ---- building a message ----------------------------------------------- */

@@ -17,23 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ipc/ipc.h"
-#include "lookup/users.h"
+#include "lookup/lookup_guard.h"
+#include "lookup/lookup_int.h"
 #include "parent/proc.h"
 #include "util/log.h"
-#include "smtp/smtp_parse.h"
 #include "util/str.h"
 
 #define LOOKUP_RELOAD_CHECK 2
 
-static struct {
-	const struct conf *conf;
-	struct event_base *base;
-	struct users users;
-	int loaded;
-	struct stat st; /* of the file as last loaded */
-	struct ipc_msg *out;
-} L;
+struct lookup L;
 
 static void lookup_reload(int force)
 {
@@ -91,14 +83,14 @@ static uint32_t lookup_rcpt(const char *addr, char *mbox, size_t cap)
 	return IPC_RCPT_UNKNOWN;
 }
 
-static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+static void lookup_on_rcpt(struct ipc_chan *ch, struct ipc_msg *m)
 {
 	char addr[SMTP_ADDR_MAX], mbox[SMTP_ADDR_MAX] = "";
 	uint64_t req = ipc_get_u64(m);
 	uint32_t status;
 
 	ipc_get_str(m, addr, sizeof addr);
-	if (m->type != IPC_RCPT_CHECK || m->fd >= 0 || ipc_end(m) < 0)
+	if (ipc_end(m) < 0)
 		fatal("%s sent a malformed lookup request", ipc_chan_peer(ch));
 	status = lookup_rcpt(addr, mbox, sizeof mbox);
 	ipc_msg_init(L.out, IPC_RCPT_RESULT);
@@ -107,6 +99,31 @@ static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	ipc_put_str(L.out, status == IPC_RCPT_OK ? mbox : "");
 	if (ipc_send(ch, L.out) < 0)
 		log_error("cannot answer %s", ipc_chan_peer(ch));
+}
+
+static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->fd >= 0)
+		fatal("%s sent a descriptor", ipc_chan_peer(ch));
+	switch (m->type) {
+	case IPC_RCPT_CHECK:
+		lookup_on_rcpt(ch, m);
+		break;
+	case IPC_AUTH_START:
+		lookup_on_auth_start(ch, m);
+		break;
+	case IPC_AUTH_STEP:
+		lookup_on_auth_step(ch, m);
+		break;
+	case IPC_AUTH_ABORT:
+		lookup_on_auth_abort(ch, m);
+		break;
+	case IPC_SENDER_CHECK:
+		lookup_on_sender_check(ch, m);
+		break;
+	default:
+		fatal("%s sent an unexpected record type %u", ipc_chan_peer(ch), m->type);
+	}
 }
 
 static void lookup_on_closed(struct ipc_chan *ch, void *arg)
@@ -158,6 +175,8 @@ int lookup_main(struct proc_setup *s)
 	if (!L.base || !L.out)
 		fatal("cannot set up lookup");
 	lookup_reload(1);
+	lookup_auth_init(s->conf->spool);
+	guard_init(&s->conf->auth);
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		char name[32];
 		str_fmt(name, sizeof name, "smtp worker %u", i);

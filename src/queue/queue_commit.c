@@ -30,9 +30,10 @@ struct qincoming {
 	char *hdr;
 	size_t hdr_len;
 	uint32_t n_rcpt;
-	uint64_t req; /* COMMIT request, answered when durable */
-	int fd;	      /* read-only descriptor held during fsync */
-	int failed;   /* errno of a failed fsync/rename */
+	unsigned char *remote; /* per recipient: waits for remote delivery */
+	uint64_t req;	       /* COMMIT request, answered when durable */
+	int fd;		       /* read-only descriptor held during fsync */
+	int failed;	       /* errno of a failed fsync/rename */
 };
 
 static void queue_protocol_error(struct qworker *w, const char *what)
@@ -141,6 +142,11 @@ static void queue_open_done(struct qworker *w)
 		memcpy(in->id, w->open.id, sizeof in->id);
 		in->w = w;
 		in->n_rcpt = (uint32_t)w->open.n_rcpt;
+		in->remote = calloc(in->n_rcpt, 1);
+		if (!in->remote)
+			fatal("out of memory");
+		for (uint32_t i = 0; i < in->n_rcpt; i++)
+			in->remote[i] = strcmp(w->open.rcpt[i].mbox, QENV_MBOX_REMOTE) == 0;
 		in->fd = -1;
 		in->next = w->incoming;
 		w->incoming = in;
@@ -191,6 +197,7 @@ static void queue_incoming_free(struct qincoming *in, int unlink_file)
 		unlink(path);
 	if (in->fd >= 0)
 		close(in->fd);
+	free(in->remote);
 	free(in->hdr);
 	free(in);
 }
@@ -246,7 +253,9 @@ static void queue_dirsync_done(void *arg)
 		list = in->next;
 		queue_reply_committed(in->w, in->req, 1, "");
 		Q.stat_committed++;
-		queue_ready(queue_msg_new(in->id, in->n_rcpt));
+		struct qmsg *q = queue_msg_new(in->id, in->n_rcpt);
+		memcpy(q->remote, in->remote, in->n_rcpt);
+		queue_ready(q);
 		queue_incoming_free(in, 0);
 	}
 	queue_dirsync_start();

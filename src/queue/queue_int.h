@@ -36,6 +36,7 @@ struct qmsg {
 	uint32_t n_rcpt;
 	unsigned char *done;	/* per recipient: delivered */
 	unsigned char *newdone; /* delivered in the attempt in flight */
+	unsigned char *remote;	/* per recipient: another domain, for remote delivery */
 	unsigned tries;
 	char last_error[256];
 	int slot; /* index in the in-flight table, or -1 */
@@ -53,6 +54,7 @@ struct queue {
 	struct qincoming *sync_batch;	/* renamed, waiting for a dir fsync */
 	struct qincoming *sync_running; /* the batch whose dir fsync is in flight */
 	struct qmsg *ready_head, *ready_tail;
+	struct qmsg *parked; /* only remote recipients left: for the outbound process */
 	struct qmsg *inflight[QUEUE_INFLIGHT_MAX];
 	unsigned n_inflight;
 	uint64_t stat_committed, stat_delivered;

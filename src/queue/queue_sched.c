@@ -26,7 +26,8 @@ struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt)
 {
 	struct qmsg *q = calloc(1, sizeof *q);
 
-	if (!q || (q->done = calloc(n_rcpt, 1)) == NULL || (q->newdone = calloc(n_rcpt, 1)) == NULL)
+	if (!q || (q->done = calloc(n_rcpt, 1)) == NULL ||
+	    (q->newdone = calloc(n_rcpt, 1)) == NULL || (q->remote = calloc(n_rcpt, 1)) == NULL)
 		fatal("out of memory");
 	memcpy(q->id, id, QUEUE_ID_SIZE);
 	q->n_rcpt = n_rcpt;
@@ -40,6 +41,7 @@ static void queue_msg_free(struct qmsg *q)
 		event_free(q->timer);
 	free(q->done);
 	free(q->newdone);
+	free(q->remote);
 	free(q);
 }
 
@@ -77,18 +79,36 @@ static int queue_send_deliver(struct qmsg *q, int slot)
 		return -1;
 	}
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
-		todo += !q->done[i];
+		todo += !q->done[i] && !q->remote[i];
 	ipc_msg_init(m, IPC_DELIVER);
 	ipc_put_u64(m, (uint64_t)slot);
 	ipc_put_str(m, q->id);
 	ipc_put_u32(m, todo);
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
-		if (!q->done[i])
+		if (!q->done[i] && !q->remote[i])
 			ipc_put_u32(m, i);
 	m->fd = fd;
 	rc = ipc_send(Q.deliver, m);
 	free(m);
 	return rc;
+}
+
+/* Recipients the local delivery process can still do. */
+static uint32_t queue_local_todo(const struct qmsg *q)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < q->n_rcpt; i++)
+		n += !q->done[i] && !q->remote[i];
+	return n;
+}
+
+/* Only recipients in other domains are left: park the message until the
+ * remote delivery process exists (`sealpost queue list` shows it). */
+static void queue_park_remote(struct qmsg *q)
+{
+	log_info("%s: waiting for remote delivery", q->id);
+	q->next = Q.parked;
+	Q.parked = q;
 }
 
 void queue_dispatch(void)
@@ -99,6 +119,10 @@ void queue_dispatch(void)
 		Q.ready_head = q->next;
 		if (!Q.ready_head)
 			Q.ready_tail = NULL;
+		if (queue_local_todo(q) == 0) {
+			queue_park_remote(q);
+			continue;
+		}
 		if (slot < 0 || queue_send_deliver(q, slot) < 0) {
 			log_error("%s: cannot hand to delivery now; retrying later", q->id);
 			q->tries++;
@@ -211,6 +235,9 @@ void queue_on_delivered_end(struct ipc_msg *m)
 		left += !q->done[i];
 	if (left == 0) {
 		queue_remove(q);
+	} else if (queue_local_todo(q) == 0) {
+		queue_write_state(q);
+		queue_park_remote(q);
 	} else {
 		q->tries++;
 		queue_write_state(q);
@@ -246,8 +273,10 @@ static void queue_scan_one(const char *id)
 		close(fd);
 	}
 	struct qmsg *q = queue_msg_new(id, (uint32_t)e.n_rcpt);
-	for (size_t i = 0; i < e.n_rcpt; i++)
+	for (size_t i = 0; i < e.n_rcpt; i++) {
 		q->done[i] = (unsigned char)e.rcpt[i].done;
+		q->remote[i] = strcmp(e.rcpt[i].mbox, QENV_MBOX_REMOTE) == 0;
+	}
 	q->tries = st.tries;
 	qenv_free(&e);
 	queue_ready(q);

@@ -43,6 +43,9 @@
 #define QENV_HEADER_MAX (QENV_RCPT_MAX * 2 * (SMTP_ADDR_MAX + 8) + 2048)
 #define QENV_MAGIC	"sealpost-queue 1\n"
 
+/* mbox of a recipient in another domain: waits for remote delivery */
+#define QENV_MBOX_REMOTE "@remote"
+
 #define QENV_F_8BIT 0x1 /* BODY=8BITMIME or 8-bit octets seen */
 #define QENV_F_UTF8 0x2 /* SMTPUTF8 */
 

@@ -14,11 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/send_addr.h"
 #include "smtp/smtp_int.h"
 #include "util/log.h"
 #include "util/str.h"
 
 #define SMTP_RECEIVED_MAX 2048
+#define SMTP_HDR_CAPTURE  (64 * 1024) /* header bytes kept for the From: check */
+#define SMTP_FROM_MAX	  16	      /* From: addresses checked */
+
+static void smtp_commit(struct smtp_session *s);
+static void smtp_from_header_check(struct smtp_session *s);
+static void smtp_refuse_from(struct smtp_session *s, const char *reply);
 
 static void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 {
@@ -211,10 +218,68 @@ static void smtp_message_end(struct smtp_session *s)
 		smtp_error(s);
 		return;
 	}
+	if (s->auth_user[0]) {
+		smtp_from_header_check(s);
+		return;
+	}
+	smtp_commit(s);
+}
+
+static void smtp_commit(struct smtp_session *s)
+{
 	close(s->qfd);
 	s->qfd = -1;
 	smtp_send_commit(s);
 	s->wait = SW_COMMIT;
+}
+
+/* RFC 6409 8.1 spirit: an authenticated user's From: must be their own address. */
+static void smtp_from_header_check(struct smtp_session *s)
+{
+	char(*addr)[SEND_ADDR_MAX] = calloc(SMTP_FROM_MAX, sizeof *addr);
+	struct send_rcpts from = {addr, 0, SMTP_FROM_MAX};
+	static const char *const fields[] = {"From"};
+	const char *why = NULL;
+	char list[SMTP_FROM_MAX * SEND_ADDR_MAX];
+	size_t o = 0;
+
+	if (!addr || send_hdr_addrs(s->hdr ? s->hdr : "", s->hdr_len, fields, 1, &from, &why) < 0 ||
+	    from.n == 0) {
+		free(addr);
+		smtp_refuse_from(s, why ? "554 5.6.0 Message refused: unreadable From: header"
+					: "554 5.6.0 Message refused: no From: header");
+		return;
+	}
+	for (size_t i = 0; i < from.n; i++) {
+		size_t l = strlen(addr[i]);
+		memcpy(list + o, addr[i], l);
+		o += l;
+		list[o++] = '\n';
+	}
+	list[o - 1] = '\0';
+	free(addr);
+	s->sender_phase = SP_FROM_HEADER;
+	smtp_send_sender_check(s, list);
+}
+
+static void smtp_refuse_from(struct smtp_session *s, const char *reply)
+{
+	smtp_reply(s, "%s", reply);
+	log_info("%s: %s: message refused: %s (user %s)", s->client, s->qid, reply, s->auth_user);
+	smtp_txn_reset(s);
+	smtp_error(s);
+}
+
+void smtp_from_header_result(struct smtp_session *s, uint32_t ok)
+{
+	s->sender_phase = SP_MAIL;
+	if (ok == 1)
+		smtp_commit(s);
+	else if (ok == 0)
+		smtp_refuse_from(s, "553 5.7.1 Message refused: From: header address not owned by "
+				    "the authenticated user");
+	else
+		smtp_refuse_from(s, "451 4.3.0 Temporary lookup failure, try again later");
 }
 
 void smtp_on_committed(struct smtp_session *s, int ok, const char *why)
@@ -233,6 +298,25 @@ void smtp_on_committed(struct smtp_session *s, int ok, const char *why)
 	smtp_txn_reset(s);
 }
 
+/* Keep the header of an authenticated user's message, up to the empty line. */
+static void smtp_hdr_capture(struct smtp_session *s, const char *p, size_t n)
+{
+	size_t room;
+
+	if (s->hdr_done)
+		return;
+	if (!s->hdr && (s->hdr = malloc(SMTP_HDR_CAPTURE)) == NULL) {
+		s->hdr_done = 1;
+		return;
+	}
+	room = SMTP_HDR_CAPTURE - s->hdr_len;
+	memcpy(s->hdr + s->hdr_len, p, n < room ? n : room);
+	s->hdr_len += n < room ? n : room;
+	if ((s->hdr_len >= 2 && memcmp(s->hdr, "\r\n", 2) == 0) ||
+	    memmem(s->hdr, s->hdr_len, "\r\n\r\n", 4) || s->hdr_len == SMTP_HDR_CAPTURE)
+		s->hdr_done = 1;
+}
+
 static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
 {
 	size_t out_len = 0, used;
@@ -240,6 +324,8 @@ static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
 	if (n > SMTP_SCRATCH)
 		n = SMTP_SCRATCH;
 	used = smtp_body_feed(&s->body, p, n, W.scratch, SMTP_SCRATCH, &out_len);
+	if (s->auth_user[0])
+		smtp_hdr_capture(s, W.scratch, out_len);
 	smtp_write_q(s, W.scratch, out_len);
 	return (int)used;
 }

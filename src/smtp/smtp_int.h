@@ -31,6 +31,7 @@
 #define SMTP_CLIENT_MAX	     64
 #define SMTP_SCRATCH	     (64 * 1024)
 #define SMTP_SESSION_BUCKETS 4096
+#define SMTP_AUTH_LINE_MAX   4096 /* one SASL response line, CRLF included */
 
 enum smtp_state {
 	SS_CMD = 0, /* reading commands */
@@ -38,6 +39,7 @@ enum smtp_state {
 	SS_BDAT,    /* BDAT chunk: bdat_left octets to take */
 	SS_SKIP,    /* discarding an over-long command line */
 	SS_CLOSING, /* replied 221/421: close once the output drained */
+	SS_AUTH,    /* AUTH: reading the client's next SASL response */
 };
 
 enum smtp_wait {
@@ -45,6 +47,8 @@ enum smtp_wait {
 	SW_LOOKUP, /* RCPT: waiting for the lookup process */
 	SW_OPEN,   /* DATA/BDAT: waiting for the queue file */
 	SW_COMMIT, /* end of data: waiting for the queue to make it durable */
+	SW_AUTH,   /* AUTH: waiting for lookup's next challenge or verdict */
+	SW_SENDER, /* MAIL FROM / From: of an authenticated user: waiting for lookup */
 };
 
 struct smtp_rcpt {
@@ -75,6 +79,13 @@ struct smtp_session {
 	char tls_info[96]; /* "TLSv1.3 with cipher ..." once established */
 	unsigned errors;
 	unsigned n_msgs;
+	char auth_user[SMTP_ADDR_MAX]; /* login after a successful AUTH, else "" */
+	char auth_mech[16];
+	int auth_active; /* lookup holds an exchange for us */
+	enum { SP_MAIL, SP_FROM_HEADER } sender_phase;
+	char *hdr; /* authenticated sessions: the message header, for the From: check */
+	size_t hdr_len;
+	int hdr_done; /* the empty line ending the header was seen */
 	/* transaction */
 	int in_mail;
 	char from[SMTP_ADDR_MAX];
@@ -137,11 +148,27 @@ void smtp_tls_free(struct smtp_session *s);
 void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
 void smtp_tls_init(struct tls_pem *pems, size_t n);
 
+/* smtp_auth.c */
+int smtp_auth_offered(const struct smtp_session *s);
+const char *smtp_auth_mech_list(void);
+void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t n);
+int smtp_auth_input(struct smtp_session *s, struct evbuffer *in);
+void smtp_on_auth_reply(struct smtp_session *s, uint32_t status, const char *data);
+void smtp_send_auth_start(struct smtp_session *s, const char *mech, const char *init, size_t n);
+void smtp_send_auth_step(struct smtp_session *s, const char *resp, size_t n);
+void smtp_send_auth_abort(struct smtp_session *s);
+/* Sender addresses (newline-separated) for the authenticated user; answer in smtp_on_sender_result.
+ */
+void smtp_send_sender_check(struct smtp_session *s, const char *addrs);
+/* ok: 1 allowed, 0 not this user's, 2 lookup failed */
+void smtp_on_sender_result(struct smtp_session *s, uint32_t ok);
+
 /* smtp_data.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n);
 void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd);
 void smtp_on_committed(struct smtp_session *s, int ok, const char *why);
+void smtp_from_header_result(struct smtp_session *s, uint32_t ok);
 /* Consume message octets from the input; returns 1 if state changed. */
 int smtp_data_input(struct smtp_session *s);
 void smtp_data_discard(struct smtp_session *s);

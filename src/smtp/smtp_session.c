@@ -33,6 +33,7 @@ struct smtp_command {
 };
 
 static void smtp_free(struct smtp_session *s);
+static int smtp_may_relay(const struct smtp_session *s);
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
@@ -74,6 +75,10 @@ void smtp_txn_reset(struct smtp_session *s)
 	s->written = s->msg_size = 0;
 	s->too_big = s->write_err = 0;
 	s->bdat_deferred_err = NULL;
+	free(s->hdr);
+	s->hdr = NULL;
+	s->hdr_len = 0;
+	s->hdr_done = 0;
 }
 
 /* ---- HELO / EHLO ------------------------------------------------------- */
@@ -122,6 +127,8 @@ static void smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t n)
 	smtp_reply(s, "250-SMTPUTF8");
 	if (smtp_tls_offered(s))
 		smtp_reply(s, "250-STARTTLS");
+	if (smtp_auth_offered(s))
+		smtp_reply(s, "250-AUTH %s", smtp_auth_mech_list());
 	smtp_reply(s, "250 CHUNKING");
 }
 
@@ -201,6 +208,11 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
 		smtp_error(s);
 		return;
 	}
+	if (!s->auth_user[0] && s->lis->kind != SL_SMTP && s->lis->kind != SL_LOCAL) {
+		smtp_reply(s, "530 5.7.0 Authentication required");
+		smtp_error(s);
+		return;
+	}
 	e = smtp_addr_parse(arg, n, SMTP_ADDR_ALLOW_NULL | SMTP_ADDR_ALLOW_UTF8, &a, &end);
 	if (e != SMTP_ADDR_OK) {
 		smtp_addr_refuse(s, e, "sender");
@@ -220,8 +232,34 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
 		return;
 	}
 	memcpy(s->from, a.text, sizeof s->from);
+	if (s->auth_user[0]) { /* a user may send only as themselves */
+		s->sender_phase = SP_MAIL;
+		smtp_send_sender_check(s, a.is_null ? "" : s->from);
+		return;
+	}
 	s->in_mail = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+void smtp_on_sender_result(struct smtp_session *s, uint32_t ok)
+{
+	s->wait = SW_NONE;
+	if (s->sender_phase == SP_FROM_HEADER) {
+		smtp_from_header_result(s, ok);
+		return;
+	}
+	if (ok == 1) {
+		s->in_mail = 1;
+		smtp_reply(s, "250 2.1.0 Ok");
+	} else if (ok == 0) {
+		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+			   s->from, s->auth_user);
+		log_info("%s: MAIL from=<%s> refused: not owned by %s", s->client, s->from,
+			 s->auth_user);
+		smtp_error(s);
+	} else {
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again later");
+	}
 }
 
 /* ---- RCPT -------------------------------------------------------------- */
@@ -260,6 +298,11 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		return;
 	}
 	if (a.domain_literal || !at || !conf_find_domain(W.conf, at + 1, strlen(at + 1))) {
+		if (smtp_may_relay(s)) {
+			str_copy(s->pending_rcpt, sizeof s->pending_rcpt, a.text);
+			smtp_on_rcpt_result(s, IPC_RCPT_OK, QENV_MBOX_REMOTE);
+			return;
+		}
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", a.text);
 		log_info("%s: RCPT to=<%s> refused: relay access denied", s->client, a.text);
 		smtp_error(s);
@@ -291,6 +334,12 @@ void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mb
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try again later",
 			   s->pending_rcpt);
 	}
+}
+
+/* Mail for other domains: only from an authenticated user. */
+static int smtp_may_relay(const struct smtp_session *s)
+{
+	return s->auth_user[0] != '\0';
 }
 
 /* ---- the simple ones --------------------------------------------------- */
@@ -328,12 +377,6 @@ static void smtp_cmd_help(struct smtp_session *s, const char *arg, size_t n)
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
 }
 
-static void smtp_cmd_notimpl(struct smtp_session *s, const char *arg, size_t n)
-{
-	smtp_reply(s, "502 5.5.1 Command not implemented");
-	smtp_error(s);
-}
-
 static const struct smtp_command smtp_commands[] = {
     {SMTP_V_HELO, smtp_cmd_helo, 0, 1},		{SMTP_V_EHLO, smtp_cmd_ehlo, 0, 1},
     {SMTP_V_MAIL, smtp_cmd_mail, 1, 0},		{SMTP_V_RCPT, smtp_cmd_rcpt, 1, 0},
@@ -341,7 +384,7 @@ static const struct smtp_command smtp_commands[] = {
     {SMTP_V_RSET, smtp_cmd_rset, 0, 1},		{SMTP_V_NOOP, smtp_cmd_noop, 0, 1},
     {SMTP_V_QUIT, smtp_cmd_quit, 0, 1},		{SMTP_V_VRFY, smtp_cmd_vrfy, 0, 0},
     {SMTP_V_EXPN, smtp_cmd_expn, 0, 0},		{SMTP_V_HELP, smtp_cmd_help, 0, 0},
-    {SMTP_V_STARTTLS, smtp_cmd_starttls, 0, 1}, {SMTP_V_AUTH, smtp_cmd_notimpl, 0, 0},
+    {SMTP_V_STARTTLS, smtp_cmd_starttls, 0, 1}, {SMTP_V_AUTH, smtp_cmd_auth, 1, 1},
 };
 
 static int smtp_noarg_verb(enum smtp_verb v)
@@ -440,6 +483,9 @@ void smtp_process(struct smtp_session *s)
 			break;
 		case SS_SKIP:
 			progress = smtp_skip_input(s, in);
+			break;
+		case SS_AUTH:
+			progress = smtp_auth_input(s, in);
 			break;
 		case SS_DATA:
 		case SS_BDAT:
@@ -574,6 +620,8 @@ struct smtp_session *smtp_session_find(uint64_t id)
 static void smtp_free(struct smtp_session *s)
 {
 	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
+	if (s->auth_active)
+		smtp_send_auth_abort(s);
 	smtp_txn_reset(s);
 	smtp_unhash(s);
 	W.n_sessions--;

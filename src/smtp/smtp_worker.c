@@ -44,6 +44,60 @@ void smtp_send_rcpt_check(struct smtp_session *s, const char *addr)
 	s->wait = SW_LOOKUP;
 }
 
+void smtp_send_auth_start(struct smtp_session *s, const char *mech, const char *init, size_t n)
+{
+	struct ipc_msg *m = smtp_msg(IPC_AUTH_START);
+
+	ipc_put_u64(m, s->id);
+	ipc_put_str(m, s->addr);
+	ipc_put_str(m, mech);
+	ipc_put_u32(m, init != NULL);
+	ipc_put_strn(m, init ? init : "", n);
+	if (ipc_send(W.lookup, m) < 0) {
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	s->auth_active = 1;
+	s->wait = SW_AUTH;
+}
+
+void smtp_send_auth_step(struct smtp_session *s, const char *resp, size_t n)
+{
+	struct ipc_msg *m = smtp_msg(IPC_AUTH_STEP);
+
+	ipc_put_u64(m, s->id);
+	ipc_put_strn(m, resp, n);
+	if (ipc_send(W.lookup, m) < 0) {
+		smtp_on_auth_reply(s, IPC_AUTH_TEMPFAIL, "");
+		return;
+	}
+	s->wait = SW_AUTH;
+}
+
+void smtp_send_auth_abort(struct smtp_session *s)
+{
+	struct ipc_msg *m = smtp_msg(IPC_AUTH_ABORT);
+
+	ipc_put_u64(m, s->id);
+	if (ipc_send(W.lookup, m) < 0)
+		log_error("could not tell lookup to drop an AUTH exchange");
+}
+
+void smtp_send_sender_check(struct smtp_session *s, const char *addrs)
+{
+	struct ipc_msg *m = smtp_msg(IPC_SENDER_CHECK);
+
+	ipc_put_u64(m, s->id);
+	ipc_put_str(m, s->auth_user);
+	ipc_put_u32(m, s->sender_phase == SP_FROM_HEADER);
+	ipc_put_str(m, addrs);
+	if (ipc_send(W.lookup, m) < 0) {
+		smtp_on_sender_result(s, 2);
+		return;
+	}
+	s->wait = SW_SENDER;
+}
+
 int smtp_send_open(struct smtp_session *s)
 {
 	struct ipc_msg *m = smtp_msg(IPC_MSG_OPEN);
@@ -93,7 +147,7 @@ static void smtp_resume(struct smtp_session *s)
 	smtp_process(s);
 }
 
-static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+static void smtp_on_rcpt_reply(struct ipc_msg *m)
 {
 	char mbox[SMTP_ADDR_MAX];
 	uint64_t id = ipc_get_u64(m);
@@ -101,12 +155,56 @@ static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	struct smtp_session *s;
 
 	ipc_get_str(m, mbox, sizeof mbox);
-	if (m->type != IPC_RCPT_RESULT || m->fd >= 0 || ipc_end(m) < 0)
+	if (ipc_end(m) < 0)
 		fatal("malformed record from lookup");
 	if ((s = smtp_session_find(id)) == NULL || s->wait != SW_LOOKUP)
 		return;
 	smtp_on_rcpt_result(s, status, mbox);
 	smtp_resume(s);
+}
+
+static void smtp_on_auth_msg(struct ipc_msg *m)
+{
+	static char data[SMTP_AUTH_LINE_MAX];
+	uint64_t id = ipc_get_u64(m);
+	uint32_t status = ipc_get_u32(m);
+	struct smtp_session *s;
+
+	ipc_get_str(m, data, sizeof data);
+	if (ipc_end(m) < 0 || status > IPC_AUTH_LOCKED)
+		fatal("malformed AUTH record from lookup");
+	if ((s = smtp_session_find(id)) == NULL || s->wait != SW_AUTH)
+		return;
+	smtp_on_auth_reply(s, status, data);
+	smtp_resume(s);
+}
+
+static void smtp_on_sender_msg(struct ipc_msg *m)
+{
+	uint64_t id = ipc_get_u64(m);
+	uint32_t ok = ipc_get_u32(m);
+	struct smtp_session *s;
+
+	if (ipc_end(m) < 0)
+		fatal("malformed sender record from lookup");
+	if ((s = smtp_session_find(id)) == NULL || s->wait != SW_SENDER)
+		return;
+	smtp_on_sender_result(s, ok);
+	smtp_resume(s);
+}
+
+static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	if (m->fd >= 0)
+		fatal("lookup sent a descriptor");
+	if (m->type == IPC_RCPT_RESULT)
+		smtp_on_rcpt_reply(m);
+	else if (m->type == IPC_AUTH_REPLY)
+		smtp_on_auth_msg(m);
+	else if (m->type == IPC_SENDER_RESULT)
+		smtp_on_sender_msg(m);
+	else
+		fatal("unexpected record type %u from lookup", m->type);
 }
 
 static void smtp_on_queue_opened(struct ipc_msg *m)

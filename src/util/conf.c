@@ -51,6 +51,10 @@ enum {
 	D_MAXRCPT,
 	D_WORKERS,
 	D_TLS,
+	D_AUTH_DELAY,
+	D_AUTH_LOCK,
+	D_AUTH_WINDOW,
+	D_AUTH_LOCKTIME,
 	D_COUNT
 };
 
@@ -725,6 +729,26 @@ static void d_workers(struct pctx *p, const struct toks *t)
 	uint_arg(p, t, 0, CONF_MAX_WORKERS, &p->c->workers);
 }
 
+static void d_auth_delay(struct pctx *p, const struct toks *t)
+{
+	uint_arg(p, t, 1, 1000, &p->c->auth.delay_after);
+}
+
+static void d_auth_lock(struct pctx *p, const struct toks *t)
+{
+	uint_arg(p, t, 1, 1000, &p->c->auth.lock_after);
+}
+
+static void d_auth_window(struct pctx *p, const struct toks *t)
+{
+	uint_arg(p, t, 1, 86400, &p->c->auth.window);
+}
+
+static void d_auth_locktime(struct pctx *p, const struct toks *t)
+{
+	uint_arg(p, t, 1, 86400, &p->c->auth.lock_time);
+}
+
 /* tls cert FILE key FILE: one certificate (with chain) and its key. */
 static void d_tls(struct pctx *p, const struct toks *t)
 {
@@ -769,6 +793,10 @@ static const struct directive directives[D_COUNT] = {
     [D_MAXRCPT] = {"max-recipients", "max-recipients N", 1, 1, 1, 0, d_maxrcpt},
     [D_WORKERS] = {"workers", "workers N", 1, 1, 1, 0, d_workers},
     [D_TLS] = {"tls", "tls cert FILE key FILE", 4, 4, 0, 0, d_tls},
+    [D_AUTH_DELAY] = {"auth-delay-after", "auth-delay-after N", 1, 1, 1, 0, d_auth_delay},
+    [D_AUTH_LOCK] = {"auth-lock-after", "auth-lock-after N", 1, 1, 1, 0, d_auth_lock},
+    [D_AUTH_WINDOW] = {"auth-window", "auth-window SECONDS", 1, 1, 1, 0, d_auth_window},
+    [D_AUTH_LOCKTIME] = {"auth-lock-time", "auth-lock-time SECONDS", 1, 1, 1, 0, d_auth_locktime},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */
@@ -942,6 +970,10 @@ void conf_defaults(struct conf *c)
 	c->max_message_size = CONF_DEFAULT_MAXMSG;
 	c->max_rcpt = CONF_DEFAULT_MAXRCPT;
 	c->workers = 0;
+	c->auth.delay_after = 3;
+	c->auth.lock_after = 10;
+	c->auth.window = 900;
+	c->auth.lock_time = 900;
 }
 
 int conf_parse(const char *text, size_t len, const char *filename, struct conf *out,

@@ -62,6 +62,14 @@ struct conf_tls {
 	int line;
 };
 
+/* SMTP AUTH brute-force limits (lookup_guard.c). */
+struct conf_auth_limits {
+	unsigned delay_after; /* failures before answers slow down (default 3) */
+	unsigned lock_after;  /* failures from one address before a lockout (default 10) */
+	unsigned window;      /* seconds a failure is remembered (default 900) */
+	unsigned lock_time;   /* seconds a lockout lasts (default 900) */
+};
+
 struct conf {
 	char path[CONF_PATH_MAX];	 /* the file this came from */
 	char hostname[CONF_NAME_MAX];	 /* required */
@@ -83,6 +91,7 @@ struct conf {
 	size_t n_domains;
 	struct conf_tls tls[CONF_MAX_TLS]; /* the first is the default; others by SNI */
 	size_t n_tls;
+	struct conf_auth_limits auth;
 };
 
 struct conf_errors {

@@ -86,7 +86,10 @@ static void test_full_config(void **state)
 			   "resolver [2001:db8::53]:5353\n"
 			   "max-message-size 10M\n"
 			   "max-recipients 500\n"
-			   "workers 4\n";
+			   "workers 4\n"
+			   "tls cert /etc/sealpost/cert.pem key /etc/sealpost/key.pem\n"
+			   "tls cert /etc/sealpost/rsa.pem key \"/etc/sealpost/rsa key.pem\"\n"
+			   "auth-lock-after 5\n";
 	(void)state;
 	if (parse(text) != 0)
 		print_errors();
@@ -110,11 +113,33 @@ static void test_full_config(void **state)
 	assert_string_equal(C.domains[1].maildir, "/srv/mail/%%/%u");
 	assert_int_equal(C.n_listen, 3);
 	assert_int_equal(C.listen[1].line, 8);
+	assert_int_equal(C.n_tls, 2);
+	assert_string_equal(C.tls[1].key, "/etc/sealpost/rsa key.pem");
+	assert_int_equal(C.tls[1].line, 20);
+	assert_int_equal(C.auth.lock_after, 5);
+	assert_int_equal(C.auth.delay_after, 3);
 
 	const struct sockaddr_in6 *r6 = (const void *)&C.resolver_addr;
 	assert_int_equal(r6->sin6_family, AF_INET6);
 	assert_int_equal(ntohs(r6->sin6_port), 5353);
 	assert_int_equal(C.resolver_addr_len, sizeof(struct sockaddr_in6));
+}
+
+static void test_tls_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("hostname h.test\nspool /s\nusers /u\n"
+			       "domain d.test maildir /m/%u\n"
+			       "listen *:25 smtp\nlisten *:587 submission\n"),
+			 -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:6: listen: a submission listener needs TLS: add a "
+				      "'tls cert FILE key FILE' line");
+	assert_int_equal(parse("hostname h.test\nspool /s\nusers /u\n"
+			       "domain d.test maildir /m/%u\nlisten *:25 smtp\n"
+			       "tls cert /c\ntls crt /c key /k\ntls cert c key /k\n"),
+			 -1);
+	assert_int_equal(E.n, 3);
 }
 
 static void test_listen_kinds(void **state)
@@ -124,7 +149,8 @@ static void test_listen_kinds(void **state)
 	assert_int_equal(parse("hostname h.test\nspool /s\nusers /u\n"
 			       "domain d.test maildir /m/%u\n"
 			       "listen *:25 smtp\nlisten [::1]:587 submission\n"
-			       "listen 192.0.2.1:465 submissions\n"),
+			       "listen 192.0.2.1:465 submissions\n"
+			       "tls cert /c key /k\n"),
 			 0);
 	const struct sockaddr_in *a = (const void *)&C.listen[0].addr;
 	assert_int_equal(a->sin_family, AF_INET);
@@ -545,6 +571,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_config),
 	    cmocka_unit_test(test_listen_kinds),
+	    cmocka_unit_test(test_tls_errors),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_listen_errors),
 	    cmocka_unit_test(test_listen_limits),
