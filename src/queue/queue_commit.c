@@ -297,8 +297,13 @@ void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 
 	ipc_get_str(m, id, sizeof id);
 	uint64_t size = ipc_get_u64(m);
-	if (ipc_end(m) < 0 || (in = queue_take_incoming(w, id)) == NULL)
+	if (ipc_end(m) < 0)
 		queue_protocol_error(w, "bad COMMIT");
+	if ((in = queue_take_incoming(w, id)) == NULL) { /* not fatal: nothing to lose */
+		log_error("smtp worker %u committed an unknown message %s", w->idx, id);
+		queue_reply_committed(w, req, 0, "unknown message");
+		return;
+	}
 	in->req = req;
 	if (queue_check_file(in, size) < 0) {
 		log_error("%s: message file does not match what the worker reported", id);
@@ -316,7 +321,11 @@ void queue_on_abort(struct qworker *w, struct ipc_msg *m)
 	struct qincoming *in;
 
 	ipc_get_str(m, id, sizeof id);
-	if (ipc_end(m) < 0 || (in = queue_take_incoming(w, id)) == NULL)
+	if (ipc_end(m) < 0)
 		queue_protocol_error(w, "bad ABORT");
+	if ((in = queue_take_incoming(w, id)) == NULL) {
+		log_error("smtp worker %u aborted an unknown message %s", w->idx, id);
+		return;
+	}
 	queue_incoming_free(in, 1);
 }

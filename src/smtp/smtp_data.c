@@ -230,6 +230,10 @@ static void smtp_commit(struct smtp_session *s)
 	close(s->qfd);
 	s->qfd = -1;
 	smtp_send_commit(s);
+	/* The queue owns the message now: a session that ends from here on must
+	 * not abort it (it may already be durable). */
+	memcpy(s->cqid, s->qid, sizeof s->cqid);
+	s->qid[0] = '\0';
 	s->wait = SW_COMMIT;
 }
 
@@ -286,15 +290,16 @@ void smtp_on_committed(struct smtp_session *s, int ok, const char *why)
 {
 	s->wait = SW_NONE;
 	if (ok) {
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
-		log_info("%s: from=<%s> size=%llu nrcpt=%u client=%s helo=%s", s->qid, s->from,
-			 (unsigned long long)s->msg_size, s->n_rcpt, s->client, s->helo);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->cqid);
+		log_info("%s: from=<%s> size=%llu nrcpt=%u client=%s helo=%s%s%s", s->cqid, s->from,
+			 (unsigned long long)s->msg_size, s->n_rcpt, s->client, s->helo,
+			 s->auth_user[0] ? " user=" : "", s->auth_user);
 		s->n_msgs++;
 	} else {
 		smtp_reply(s, "451 4.3.0 Error: queue file write error, try again later");
-		log_error("%s: commit failed: %s", s->qid, why);
+		log_error("%s: commit failed: %s", s->cqid, why);
 	}
-	s->qid[0] = '\0'; /* committed or refused by the queue: nothing to abort */
+	s->cqid[0] = '\0';
 	smtp_txn_reset(s);
 }
 

@@ -95,7 +95,8 @@ struct smtp_session {
 	char pending_rcpt[SMTP_ADDR_MAX];
 	/* message */
 	int bdat_used, data_used;
-	char qid[QUEUE_ID_SIZE];
+	char qid[QUEUE_ID_SIZE];  /* message being received (aborted if the session ends) */
+	char cqid[QUEUE_ID_SIZE]; /* message handed to the queue for commit */
 	int qfd;
 	uint64_t written;  /* octets in the queue file after the envelope */
 	uint64_t msg_size; /* message octets (without our Received:) */
