@@ -643,7 +643,7 @@ REPLY_CASES = {
     "expn": [("EHLO " + E, "250"), ("EXPN staff", "502 5.5.1")],
     "help": [("HELP", "214")],
     "unknown-command": [("EHLO " + E, "250"), ("FROBNICATE now", "500 5.5.2")],
-    "auth-not-built": [("EHLO " + E, "250"), ("AUTH PLAIN AGJvYgBzZWNyZXQ=", "502 5.5.1")],
+    "auth-on-smtp-port": [("EHLO " + E, "250"), ("AUTH PLAIN AGJvYgBzZWNyZXQ=", "502 5.5.1")],
     "lowercase-verbs": [("ehlo " + E, "250"), ("mail from:<a@example.org>", "250 2.1.0"),
                         ("rcpt to:<bob@example.test>", "250 2.1.5"), ("rset", "250 2.0.0")],
 }
