@@ -54,17 +54,22 @@ static void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 /* RFC 3848 / RFC 6531 protocol words for the "with" clause. */
 static const char *smtp_proto(const struct smtp_session *s)
 {
-	if (s->mail_flags & QENV_F_UTF8)
-		return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+	static const char *const words[2][2][2] = {
+	    /* [utf8][tls][auth] */
+	    {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+	    {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+	};
+
 	if (!s->esmtp)
 		return "SMTP";
-	return s->tls ? "ESMTPS" : "ESMTP";
+	return words[(s->mail_flags & QENV_F_UTF8) != 0][s->tls != 0][s->auth_user[0] != '\0'];
 }
 
 /* Our trace header (RFC 5321 4.4), the first line of the stored message. */
 static int smtp_write_received(struct smtp_session *s)
 {
 	char hdr[SMTP_RECEIVED_MAX], date[64], forpart[SMTP_ADDR_MAX + 16] = "", tlspart[128] = "";
+	char authpart[SMTP_ADDR_MAX + 32] = "";
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -75,10 +80,14 @@ static int smtp_write_received(struct smtp_session *s)
 		forpart[0] = '\0';
 	if (s->tls_info[0] && str_fmt(tlspart, sizeof tlspart, "\r\n\t(using %s)", s->tls_info) < 0)
 		tlspart[0] = '\0';
+	if (s->auth_user[0] && W.conf->received_auth_user &&
+	    str_fmt(authpart, sizeof authpart, "\r\n\t(Authenticated sender: %s)", s->auth_user) <
+		0)
+		authpart[0] = '\0';
 	if (str_fmt(hdr, sizeof hdr,
-		    "Received: from %s (%s)%s\r\n\tby %s (sealpost) with %s id %s%s; %s\r\n",
-		    s->helo, s->client, tlspart, W.conf->hostname, smtp_proto(s), s->qid, forpart,
-		    date) < 0)
+		    "Received: from %s (%s)%s%s\r\n\tby %s (sealpost) with %s id %s%s; %s\r\n",
+		    s->helo, s->client, tlspart, authpart, W.conf->hostname, smtp_proto(s), s->qid,
+		    forpart, date) < 0)
 		return -1;
 	size_t n = strlen(hdr);
 	smtp_write_q(s, hdr, n);

@@ -75,6 +75,7 @@ struct smtp_session {
 	char addr[SMTP_CLIENT_MAX];   /* bare address for the envelope */
 	char helo[SMTP_HELO_MAX + 1];
 	int esmtp;
+	int trusted;	   /* client in trusted-networks: may relay without AUTH */
 	int tls;	   /* TLS started (STARTTLS or implicit) */
 	char tls_info[96]; /* "TLSv1.3 with cipher ..." once established */
 	unsigned errors;

@@ -336,10 +336,11 @@ void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mb
 	}
 }
 
-/* Mail for other domains: only from an authenticated user. */
+/* Mail for other domains: only from an authenticated user, a trusted
+ * network (trusted-networks, empty by default) or the local socket. */
 static int smtp_may_relay(const struct smtp_session *s)
 {
-	return s->auth_user[0] != '\0';
+	return s->auth_user[0] != '\0' || s->trusted || s->lis->kind == SL_LOCAL;
 }
 
 /* ---- the simple ones --------------------------------------------------- */
@@ -562,6 +563,12 @@ static void smtp_client_name(struct smtp_session *s, const struct sockaddr *sa, 
 	}
 	str_fmt(s->client, sizeof s->client, "[%s]", ip);
 	str_copy(s->addr, sizeof s->addr, ip);
+	if (sa->sa_family == AF_INET)
+		s->trusted =
+		    conf_trusted(W.conf, AF_INET, &((const struct sockaddr_in *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6)
+		s->trusted =
+		    conf_trusted(W.conf, AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
 void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,

@@ -55,6 +55,8 @@ enum {
 	D_AUTH_LOCK,
 	D_AUTH_WINDOW,
 	D_AUTH_LOCKTIME,
+	D_TRUSTED,
+	D_RCVD_AUTH,
 	D_COUNT
 };
 
@@ -749,6 +751,75 @@ static void d_auth_locktime(struct pctx *p, const struct toks *t)
 	uint_arg(p, t, 1, 86400, &p->c->auth.lock_time);
 }
 
+/* "ADDR/LEN" (IPv4 or IPv6, LEN optional = a single host). */
+static int net_parse(const char *s, struct conf_net *n)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t len;
+
+	if (str_copyn(host, sizeof host, s, hl) < 0)
+		return -1;
+	memset(n, 0, sizeof *n);
+	if (inet_pton(AF_INET, host, n->addr) == 1)
+		n->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, n->addr) == 1)
+		n->family = AF_INET6;
+	else
+		return -1;
+	n->prefix = n->family == AF_INET ? 32 : 128;
+	if (slash) {
+		if (parse_u64(slash + 1, strlen(slash + 1), &len) < 0 || len > n->prefix)
+			return -1;
+		n->prefix = (unsigned)len;
+	}
+	return 0;
+}
+
+static void d_trusted(struct pctx *p, const struct toks *t)
+{
+	char qb[QUOTE_MAX];
+
+	for (int i = 1; i < t->n; i++) {
+		if (p->c->n_trusted >= CONF_MAX_NETS) {
+			perr(p, "trusted-networks: too many networks (at most %d)", CONF_MAX_NETS);
+			return;
+		}
+		if (net_parse(t->v[i], &p->c->trusted[p->c->n_trusted]) < 0) {
+			perr(p, "trusted-networks: '%s' is not ADDR or ADDR/LEN",
+			     q(qb, sizeof qb, t->v[i]));
+			return;
+		}
+		p->c->n_trusted++;
+	}
+}
+
+static void d_rcvd_auth(struct pctx *p, const struct toks *t)
+{
+	if (strcmp(t->v[1], "yes") == 0)
+		p->c->received_auth_user = 1;
+	else if (strcmp(t->v[1], "no") == 0)
+		p->c->received_auth_user = 0;
+	else
+		perr(p, "received-auth-user: expected yes or no");
+}
+
+int conf_trusted(const struct conf *c, int family, const void *addr)
+{
+	const unsigned char *a = addr;
+
+	for (size_t i = 0; i < c->n_trusted; i++) {
+		const struct conf_net *n = &c->trusted[i];
+		unsigned full = n->prefix / 8, rest = n->prefix % 8;
+		if (n->family != family || memcmp(n->addr, a, full) != 0)
+			continue;
+		if (rest == 0 || ((n->addr[full] ^ a[full]) & (0xff00u >> rest)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* tls cert FILE key FILE: one certificate (with chain) and its key. */
 static void d_tls(struct pctx *p, const struct toks *t)
 {
@@ -797,6 +868,9 @@ static const struct directive directives[D_COUNT] = {
     [D_AUTH_LOCK] = {"auth-lock-after", "auth-lock-after N", 1, 1, 1, 0, d_auth_lock},
     [D_AUTH_WINDOW] = {"auth-window", "auth-window SECONDS", 1, 1, 1, 0, d_auth_window},
     [D_AUTH_LOCKTIME] = {"auth-lock-time", "auth-lock-time SECONDS", 1, 1, 1, 0, d_auth_locktime},
+    [D_TRUSTED] = {"trusted-networks", "trusted-networks CIDR...", 1, CONF_MAX_ARGS - 1, 0, 0,
+		   d_trusted},
+    [D_RCVD_AUTH] = {"received-auth-user", "received-auth-user yes|no", 1, 1, 1, 0, d_rcvd_auth},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */

@@ -17,7 +17,8 @@
 #define CONF_PATH_MAX	     1024
 #define CONF_NAME_MAX	     256
 #define CONF_MAX_LISTEN	     16
-#define CONF_MAX_TLS	     8 /* certificate/key pairs */
+#define CONF_MAX_TLS	     8	/* certificate/key pairs */
+#define CONF_MAX_NETS	     16 /* trusted-networks entries */
 #define CONF_MAX_DOMAINS     64
 #define CONF_MAX_ERRORS	     32
 #define CONF_ERR_MAX	     512
@@ -70,6 +71,13 @@ struct conf_auth_limits {
 	unsigned lock_time;   /* seconds a lockout lasts (default 900) */
 };
 
+/* One trusted-networks entry: an address and a prefix length. */
+struct conf_net {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
 struct conf {
 	char path[CONF_PATH_MAX];	 /* the file this came from */
 	char hostname[CONF_NAME_MAX];	 /* required */
@@ -92,6 +100,9 @@ struct conf {
 	struct conf_tls tls[CONF_MAX_TLS]; /* the first is the default; others by SNI */
 	size_t n_tls;
 	struct conf_auth_limits auth;
+	struct conf_net trusted[CONF_MAX_NETS]; /* may relay without AUTH; empty by default */
+	size_t n_trusted;
+	int received_auth_user; /* name the authenticated user in Received: (default no) */
 };
 
 struct conf_errors {
@@ -109,6 +120,9 @@ int conf_load(const char *path, struct conf *out, struct conf_errors *errs);
 
 /* Print every error of errs to stderr, one per line. */
 void conf_errors_print(const struct conf_errors *errs);
+
+/* 1 if the client address (AF_INET/AF_INET6 bytes) is in a trusted network. */
+int conf_trusted(const struct conf *c, int family, const void *addr);
 
 /* The domain entry for name (case-insensitive, trailing dot ignored), or NULL. */
 const struct conf_domain *conf_find_domain(const struct conf *c, const char *name, size_t len);

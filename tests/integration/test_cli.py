@@ -300,8 +300,25 @@ def test_send_as_unprivileged_user(server):
     assert str(nobody.pw_uid) in m.client, m.client
 
 
-def test_send_refused_recipient_fails(server):
-    r = send(server, ["someone@example.org"], b"Subject: relay\n\nno\n")
+def test_send_foreign_recipient_waits_for_remote_delivery(server):
+    """Local injection may relay (as sendmail does for cron and scripts): a
+    recipient in another domain is queued for the outbound process, never
+    delivered to a local Maildir."""
+    r = send(server, ["someone@example.org"], b"Subject: relay\n\nyes\n")
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 10
+    out = ""
+    while time.monotonic() < deadline:
+        rc, out, err = queue_list(server)
+        if "someone@example.org(remote)" in out:
+            break
+        time.sleep(0.1)
+    assert "someone@example.org(remote)" in out
+    assert server.all_delivered() == []
+
+
+def test_send_unknown_local_recipient_fails(server):
+    r = send(server, ["nobody@example.test"], b"Subject: x\n\nno\n")
     assert r.returncode != 0
     assert len(err_lines(r)) >= 1
     assert server.wait_queue_empty()
