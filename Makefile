@@ -26,7 +26,7 @@ SAN      = build-san
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_OBJ  = $(patsubst src/%.c,$(SAN)/obj/%.o,$(SRC))
 
-.PHONY: all test unit integration san-test demo fuzz bench clean format deps test-deps install
+.PHONY: all test unit integration san-test demo fuzz bench clean format deps test-deps install tls-audit
 
 all: $(B)/sealpost
 
@@ -85,6 +85,10 @@ fuzz:
 
 bench:
 	bash bench/run.sh
+
+# testssl.sh against a throwaway local server (offline; not part of `make test`).
+tls-audit:
+	bash scripts/tls-audit.sh
 
 PREFIX ?= /usr/local
 # Installs the binary and the sendmail name (cron, scripts and mail(1) use it).
