@@ -57,6 +57,7 @@ enum ipc_type {
 	IPC_TLS_BEGIN, /* u32 n */
 	IPC_TLS_PAIR,  /* str cert PEM, str key PEM (n of them) */
 	IPC_TLS_END,   /* (empty): build and switch, or keep the old ones */
+	IPC_TLS_TICKET, /* 10 x u64: the new session ticket key (hourly) */
 	IPC_TYPE_MAX
 };
 

@@ -80,31 +80,36 @@ long guard_locked(const char *ip, time_t now)
 	return e->locked_until > now ? (long)(e->locked_until - now) : 0;
 }
 
-static unsigned guard_count(const char *prefix, const char *name, time_t now, int lockable)
+static struct guard_entry *guard_count(const char *prefix, const char *name, time_t now)
 {
 	char key[GUARD_KEY_MAX];
 	struct guard_entry *e;
 
 	if (str_fmt(key, sizeof key, "%s:%s", prefix, name) < 0 ||
 	    (e = guard_get(key, now, 1)) == NULL)
-		return 0;
+		return NULL;
 	e->failures++;
 	e->last = now;
-	if (lockable && e->failures >= GL.lock_after && e->locked_until <= now)
-		e->locked_until = now + (time_t)GL.lock_time;
-	return e->failures;
+	return e;
 }
 
 unsigned guard_fail(const char *ip, const char *login, time_t now)
 {
-	unsigned by_ip = guard_count("ip", ip, now, 1);
-	unsigned by_user = login[0] ? guard_count("user", login, now, 0) : 0;
-	unsigned worst = by_ip > by_user ? by_ip : by_user;
+	struct guard_entry *by_ip = guard_count("ip", ip, now);
+	struct guard_entry *by_user = login[0] ? guard_count("user", login, now) : NULL;
+	unsigned worst = by_ip ? by_ip->failures : 0, delay = 0;
 
-	if (worst < GL.delay_after)
-		return 0;
-	worst -= GL.delay_after - 1;
-	return worst > GUARD_DELAY_MAX ? GUARD_DELAY_MAX : worst;
+	if (by_user && by_user->failures > worst)
+		worst = by_user->failures;
+	if (worst >= GL.delay_after) {
+		delay = worst - (GL.delay_after - 1);
+		delay = delay > GUARD_DELAY_MAX ? GUARD_DELAY_MAX : delay;
+	}
+	/* The lockout starts when the (delayed) answer is given, so it always
+	 * outlasts that answer. */
+	if (by_ip && by_ip->failures >= GL.lock_after && by_ip->locked_until <= now)
+		by_ip->locked_until = now + (time_t)delay + (time_t)GL.lock_time;
+	return delay;
 }
 
 void guard_success(const char *login)

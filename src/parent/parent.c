@@ -36,12 +36,14 @@ struct child {
 
 static struct child children[PARENT_CHILDREN_MAX];
 static size_t n_children;
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t got_term, got_hup, got_chld, got_alrm;
 
 static void parent_on_signal(int sig)
 {
 	if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGALRM)
+		got_alrm = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
 	else
@@ -194,6 +196,7 @@ static void parent_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -207,10 +210,17 @@ static int parent_watch(struct proc_setup *s)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGALRM);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	alarm(PARENT_TICKET_ROTATE);
 	for (;;) {
-		while (!got_term && !got_hup && !got_chld)
+		while (!got_term && !got_hup && !got_chld && !got_alrm)
 			sigsuspend(&old);
+		if (got_alrm) {
+			got_alrm = 0;
+			parent_tls_rotate(s);
+			alarm(PARENT_TICKET_ROTATE);
+		}
 		if (got_term) {
 			log_info("stopping on signal");
 			parent_stop();

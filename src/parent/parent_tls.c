@@ -35,9 +35,11 @@ static struct tls_pem *parent_tls_read(const struct conf *c, char *err, size_t c
 			parent_tls_free(pems, c->n_tls);
 			return NULL;
 		}
-	struct tls_server *ts = tls_server_new(pems, c->n_tls, why, sizeof why);
+	size_t bad = 0;
+	struct tls_server *ts = tls_server_new(pems, c->n_tls, &bad, why, sizeof why);
 	if (!ts) {
-		str_fmt(err, cap, "%s: tls: %s", c->path, why);
+		str_fmt(err, cap, "%s:%d: tls: cert %s key %s: %s", c->path, c->tls[bad].line,
+			c->tls[bad].cert, c->tls[bad].key, why);
 		parent_tls_free(pems, c->n_tls);
 		return NULL;
 	}
@@ -66,6 +68,7 @@ int parent_tls_load(const struct conf *c, struct proc_setup *s)
 		return -1;
 	}
 	s->n_tls = c->n_tls;
+	tls_tickets_rotate(); /* the workers inherit the first ticket key */
 	return 0;
 }
 
@@ -90,6 +93,32 @@ static int parent_tls_send(int fd, const struct tls_pem *pems, size_t n)
 	OPENSSL_cleanse(m, sizeof *m);
 	free(m);
 	return rc;
+}
+
+/* Rotate the session ticket key and give every worker the new one. */
+void parent_tls_rotate(struct proc_setup *s)
+{
+	struct ipc_msg *m = malloc(sizeof *m);
+	unsigned char key[TLS_TICKET_KEY_LEN];
+
+	if (!m || s->n_tls == 0) {
+		free(m);
+		return;
+	}
+	tls_tickets_rotate();
+	tls_tickets_get(key);
+	ipc_msg_init(m, IPC_TLS_TICKET);
+	for (size_t i = 0; i < sizeof key; i += 8) {
+		uint64_t v;
+		memcpy(&v, key + i, 8);
+		ipc_put_u64(m, v);
+	}
+	for (unsigned i = 0; i < s->n_workers; i++)
+		if (ipc_send_now(s->w_parent[i][0], m, PARENT_TLS_SEND_MS) < 0)
+			log_error("could not send the ticket key to smtp worker %u", i);
+	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(m, sizeof *m);
+	free(m);
 }
 
 void parent_tls_reload(const struct conf *c, struct proc_setup *s)

@@ -68,6 +68,7 @@ struct smtp_session {
 	struct smtp_session *hnext; /* id hash chain */
 	struct bufferevent *bev;
 	struct bufferevent *raw; /* under a STARTTLS filter: the plain one, else NULL */
+	struct event *close_ev;	 /* set once the session is ending */
 	const struct smtp_listener *lis;
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -84,9 +85,12 @@ struct smtp_session {
 	char auth_mech[16];
 	int auth_active; /* lookup holds an exchange for us */
 	enum { SP_MAIL, SP_FROM_HEADER } sender_phase;
-	char *hdr; /* authenticated sessions: the message header, for the From: check */
+	char *hdr; /* authenticated sessions: the message's From: field(s), for the check */
 	size_t hdr_len;
-	int hdr_done; /* the empty line ending the header was seen */
+	enum { HS_BOL = 0, HS_NAME, HS_MID, HS_CR, HS_CR_BOL, HS_DONE } hdr_state;
+	char hdr_pre[8]; /* the start of a field name */
+	size_t hdr_pre_n;
+	int hdr_from; /* the current field is From: */
 	/* transaction */
 	int in_mail;
 	char from[SMTP_ADDR_MAX];
@@ -147,6 +151,7 @@ struct bufferevent *smtp_tls_accept_bev(evutil_socket_t fd);
 void smtp_tls_established(struct smtp_session *s);
 void smtp_tls_log_error(struct smtp_session *s);
 void smtp_tls_free(struct smtp_session *s);
+void smtp_tls_close_notify(struct smtp_session *s);
 void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
 void smtp_tls_init(struct tls_pem *pems, size_t n);
 

@@ -33,6 +33,7 @@ struct smtp_command {
 };
 
 static void smtp_free(struct smtp_session *s);
+static void smtp_close_soon(struct smtp_session *s);
 static int smtp_may_relay(const struct smtp_session *s);
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -78,7 +79,8 @@ void smtp_txn_reset(struct smtp_session *s)
 	free(s->hdr);
 	s->hdr = NULL;
 	s->hdr_len = 0;
-	s->hdr_done = 0;
+	s->hdr_state = HS_BOL;
+	s->hdr_from = 0;
 }
 
 /* ---- HELO / EHLO ------------------------------------------------------- */
@@ -499,10 +501,31 @@ void smtp_process(struct smtp_session *s)
 		}
 	}
 	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		smtp_free(s);
+		smtp_close_soon(s);
 }
 
 /* ---- connection life --------------------------------------------------- */
+
+static void smtp_on_close_timer(evutil_socket_t fd, short what, void *arg)
+{
+	smtp_free(arg);
+}
+
+/*
+ * End the session from the event loop rather than from inside a bufferevent
+ * callback: the TLS bufferevent may still be writing our last reply when
+ * it calls us (seen with commands that arrive with the client's Finished).
+ */
+static void smtp_close_soon(struct smtp_session *s)
+{
+	struct timeval now = {0, 0};
+
+	if (s->close_ev)
+		return;
+	s->close_ev = evtimer_new(W.base, smtp_on_close_timer, s);
+	if (!s->close_ev || evtimer_add(s->close_ev, &now) < 0)
+		smtp_free(s);
+}
 
 static void smtp_on_read(struct bufferevent *bev, void *arg)
 {
@@ -514,7 +537,7 @@ static void smtp_on_write(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 
 	if (s->state == SS_CLOSING)
-		smtp_free(s);
+		smtp_close_soon(s);
 }
 
 static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
@@ -523,6 +546,7 @@ static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		smtp_tls_established(s);
+		smtp_process(s); /* commands that came with the client's Finished */
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -627,11 +651,15 @@ struct smtp_session *smtp_session_find(uint64_t id)
 static void smtp_free(struct smtp_session *s)
 {
 	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
+	if (s->close_ev)
+		event_free(s->close_ev);
 	if (s->auth_active)
 		smtp_send_auth_abort(s);
 	smtp_txn_reset(s);
 	smtp_unhash(s);
 	W.n_sessions--;
+	if (s->tls && s->state == SS_CLOSING)
+		smtp_tls_close_notify(s); /* a clean TLS end after 221/421 */
 	if (s->raw)
 		smtp_tls_free(s);
 	else

@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define SMTP_TICKET_ROTATE 3600 /* seconds; a ticket key decrypts for two periods */
+#define SMTP_TLS_RETIRE 700 /* seconds an old certificate set is kept for handshakes in flight */
 
 static struct tls_pem *tls_pending; /* pairs of an IPC reload being received */
 static size_t tls_pending_n, tls_pending_want;
@@ -107,6 +107,15 @@ void smtp_tls_established(struct smtp_session *s)
 		 SSL_session_reused(ssl) ? " (resumed)" : "", peer[0] ? " client-cert=" : "", peer);
 }
 
+void smtp_tls_close_notify(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	if (ssl && SSL_is_init_finished(ssl))
+		(void)SSL_shutdown(ssl); /* one-way: we do not wait for the client's */
+	ERR_clear_error();
+}
+
 void smtp_tls_log_error(struct smtp_session *s)
 {
 	unsigned long e;
@@ -161,16 +170,25 @@ static void smtp_tls_pending_free(void)
 	tls_pending_n = tls_pending_want = 0;
 }
 
+static void smtp_tls_retire(evutil_socket_t fd, short what, void *arg)
+{
+	tls_server_free(arg);
+}
+
 static void smtp_tls_install(void)
 {
 	char err[TLS_ERR_MAX];
-	struct tls_server *ts = tls_server_new(tls_pending, tls_pending_n, err, sizeof err);
+	struct tls_server *ts = tls_server_new(tls_pending, tls_pending_n, NULL, err, sizeof err);
 
 	if (!ts) {
 		log_error("new TLS certificates refused, keeping the current ones: %s", err);
 		return;
 	}
-	tls_server_free(W.tls); /* sessions in progress keep the contexts they use */
+	/* Handshakes in flight still use the old set (their SNI callback points
+	 * at it): free it only after the longest a handshake may take. */
+	struct timeval tv = {SMTP_TLS_RETIRE, 0};
+	if (event_base_once(W.base, -1, EV_TIMEOUT, smtp_tls_retire, W.tls, &tv) < 0)
+		log_warn("cannot schedule freeing the old certificates; keeping them");
 	W.tls = ts;
 	log_info("TLS certificates reloaded (%zu)", tls_pending_n);
 }
@@ -193,6 +211,16 @@ void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 			fatal("bad TLS reload from the parent");
 		p->cert_len = strlen(p->cert);
 		p->key_len = strlen(p->key);
+	} else if (m->type == IPC_TLS_TICKET) {
+		unsigned char key[TLS_TICKET_KEY_LEN];
+		for (size_t i = 0; i < sizeof key; i += 8) {
+			uint64_t v = ipc_get_u64(m);
+			memcpy(key + i, &v, 8);
+		}
+		if (ipc_end(m) < 0)
+			fatal("bad ticket key from the parent");
+		tls_tickets_set(key);
+		OPENSSL_cleanse(key, sizeof key);
 	} else if (m->type == IPC_TLS_END && tls_pending_n == tls_pending_want && tls_pending) {
 		smtp_tls_install();
 		smtp_tls_pending_free();
@@ -202,25 +230,15 @@ void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	OPENSSL_cleanse(m->data, m->len);
 }
 
-static void smtp_tls_on_rotate(evutil_socket_t fd, short what, void *arg)
-{
-	tls_tickets_rotate();
-}
-
 void smtp_tls_init(struct tls_pem *pems, size_t n)
 {
-	static struct event *rotate;
-	struct timeval tv = {SMTP_TICKET_ROTATE, 0};
 	char err[TLS_ERR_MAX];
 
 	if (n == 0)
 		return;
-	if ((W.tls = tls_server_new(pems, n, err, sizeof err)) == NULL)
+	if ((W.tls = tls_server_new(pems, n, NULL, err, sizeof err)) == NULL)
 		fatal("TLS: %s", err);
 	for (size_t i = 0; i < n; i++)
 		tls_pem_wipe(&pems[i]);
-	tls_tickets_rotate();
-	rotate = event_new(W.base, -1, EV_PERSIST, smtp_tls_on_rotate, NULL);
-	if (!rotate || event_add(rotate, &tv) < 0)
-		fatal("cannot schedule ticket key rotation");
+	/* The ticket key came from the parent over fork; new ones arrive by IPC. */
 }

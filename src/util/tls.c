@@ -99,6 +99,26 @@ void tls_tickets_rotate(void)
 	tk_cur.set = 1;
 }
 
+void tls_tickets_get(unsigned char key[TLS_TICKET_KEY_LEN])
+{
+	if (!tk_cur.set)
+		tls_tickets_rotate();
+	memcpy(key, tk_cur.name, 16);
+	memcpy(key + 16, tk_cur.aes, 32);
+	memcpy(key + 48, tk_cur.hmac, 32);
+}
+
+void tls_tickets_set(const unsigned char key[TLS_TICKET_KEY_LEN])
+{
+	if (tk_cur.set && memcmp(tk_cur.name, key, 16) == 0)
+		return;
+	tk_prev = tk_cur;
+	memcpy(tk_cur.name, key, 16);
+	memcpy(tk_cur.aes, key + 16, 32);
+	memcpy(tk_cur.hmac, key + 48, 32);
+	tk_cur.set = 1;
+}
+
 static int tls_ticket_keys(const struct tls_ticket_key *k, unsigned char *iv, EVP_CIPHER_CTX *c,
 			   EVP_MAC_CTX *h, int enc)
 {
@@ -298,7 +318,8 @@ static int tls_server_add(struct tls_server *ts, const struct tls_pem *p, char *
 	return 0;
 }
 
-struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, char *err, size_t cap)
+struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, size_t *bad, char *err,
+				  size_t cap)
 {
 	struct tls_server *ts = OPENSSL_zalloc(sizeof *ts);
 
@@ -310,7 +331,9 @@ struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, char *er
 	for (size_t i = 0; i < n; i++) {
 		char why[TLS_ERR_MAX];
 		if (tls_server_add(ts, &pems[i], why, sizeof why) < 0) {
-			str_fmt(err, cap, "certificate %zu: %s", i + 1, why);
+			str_copy(err, cap, why);
+			if (bad)
+				*bad = i;
 			tls_server_free(ts);
 			return NULL;
 		}

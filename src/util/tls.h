@@ -43,15 +43,23 @@ void tls_pem_wipe(struct tls_pem *pem);
 
 /*
  * Build the contexts from n PEM pairs (the first is the default). Checks
- * that every key matches its certificate. NULL with err set on failure.
+ * that every key matches its certificate. NULL with err set on failure,
+ * and *bad (if not NULL) the index of the pair at fault.
  */
-struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, char *err, size_t cap);
+struct tls_server *tls_server_new(const struct tls_pem *pems, size_t n, size_t *bad, char *err,
+				  size_t cap);
 void tls_server_free(struct tls_server *ts);
 /* A new server-side SSL for one connection (SNI switches its context). */
 SSL *tls_server_ssl(struct tls_server *ts);
 
-/* New ticket key; the previous one still decrypts. Call periodically. */
+/* Session ticket keys: name, AES key, HMAC key. Every SMTP worker must use
+ * the same ones, so a ticket from one worker resumes on another: the
+ * parent makes them (tls_tickets_rotate) and sends them (tls_tickets_get /
+ * tls_tickets_set). The previous key still decrypts after a rotation. */
+#define TLS_TICKET_KEY_LEN 80
 void tls_tickets_rotate(void);
+void tls_tickets_get(unsigned char key[TLS_TICKET_KEY_LEN]);
+void tls_tickets_set(const unsigned char key[TLS_TICKET_KEY_LEN]);
 
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */
 void tls_describe(SSL *ssl, char *out, size_t cap);
