@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "util/conf.h"
+#include "util/file.h"
 #include "util/str.h"
 
 #include <arpa/inet.h>
@@ -103,20 +104,6 @@ static void __attribute__((format(printf, 2, 3))) tb_add(struct tbuf *t, const c
 		t->len += (size_t)n;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Write data to path with mode. replace: through path.tmp and rename (the
  * old file stays intact until the new one is complete); otherwise path
@@ -137,7 +124,7 @@ static int file_write(const char *path, mode_t mode, const char *data, size_t le
 		cli_err("init: %s: cannot create: %s", target, strerror(errno));
 		return -1;
 	}
-	int bad = fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0;
+	int bad = fchmod(fd, mode) < 0 || file_write_all(fd, data, len) < 0 || fsync(fd) < 0;
 	int saved = errno;
 	if (close(fd) < 0 && !bad) {
 		bad = 1;

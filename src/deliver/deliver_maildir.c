@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/str.h"
 
 #define MAILDIR_WBUF (64 * 1024)
@@ -82,36 +83,12 @@ static int maildir_make(const char *dir)
 	char path[MAILDIR_PATH];
 	static const char *sub[] = {"cur", "new", "tmp"};
 
-	if (str_copy(path, sizeof path, dir) < 0)
-		return -1;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (file_mkdirs(dir, 0700, 0700) < 0)
 		return -1;
 	for (size_t i = 0; i < 3; i++)
 		if (str_fmt(path, sizeof path, "%s/%s", dir, sub[i]) < 0 ||
 		    (mkdir(path, 0700) < 0 && errno != EEXIST))
 			return -1;
-	return 0;
-}
-
-static int maildir_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
 	return 0;
 }
 
@@ -129,25 +106,13 @@ static int maildir_write_lf(int fd, const char *msg, size_t len)
 			continue;
 		buf[o++] = msg[i];
 		if (o == MAILDIR_WBUF) {
-			rc = maildir_write_all(fd, buf, o);
+			rc = file_write_all(fd, buf, o);
 			o = 0;
 		}
 	}
 	if (rc == 0 && o)
-		rc = maildir_write_all(fd, buf, o);
+		rc = file_write_all(fd, buf, o);
 	free(buf);
-	return rc;
-}
-
-static int maildir_sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
 	return rc;
 }
 
@@ -184,7 +149,7 @@ int maildir_deliver(const char *dir, const char *hostname, const char *prefix, s
 		str_fmt(why, whycap, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (maildir_write_all(fd, prefix, prefix_len) < 0 || maildir_write_lf(fd, msg, len) < 0 ||
+	if (file_write_all(fd, prefix, prefix_len) < 0 || maildir_write_lf(fd, msg, len) < 0 ||
 	    fsync(fd) < 0) {
 		str_fmt(why, whycap, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
@@ -192,7 +157,7 @@ int maildir_deliver(const char *dir, const char *hostname, const char *prefix, s
 		return -1;
 	}
 	close(fd);
-	if (rename(tmp, dst) < 0 || maildir_sync_dir(newdir) < 0) {
+	if (rename(tmp, dst) < 0 || file_sync_dir(newdir) < 0) {
 		str_fmt(why, whycap, "cannot move into %s: %s", newdir, strerror(errno));
 		unlink(tmp);
 		return -1;

@@ -10,6 +10,7 @@
  * buffer that held a password, hash or secret is wiped before it is freed.
  */
 #include "lookup/users.h"
+#include "util/file.h"
 #include "util/str.h"
 
 #include <crypt.h>
@@ -749,20 +750,6 @@ static int users_format(struct buf *b, const struct users *u)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Create tmp exclusively, mode 0640, owner uid:gid, write b, fsync, close. */
 static int tmp_write(const char *tmp, const struct buf *b, uid_t uid, gid_t gid, char *err,
 		     size_t errcap)
@@ -777,7 +764,7 @@ static int tmp_write(const char *tmp, const struct buf *b, uid_t uid, gid_t gid,
 		what = "chmod";
 	else if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
 		what = "chown";
-	else if (write_all(fd, b->p, b->len) < 0)
+	else if (file_write_all(fd, b->p, b->len) < 0)
 		what = "write";
 	else if (fsync(fd) < 0)
 		what = "fsync";
@@ -802,14 +789,8 @@ static int dir_sync(const char *path, char *err, size_t errcap)
 		return fail(err, errcap, "%s: path too long", path);
 	if (dir[0] == '\0' && str_copy(dir, sizeof dir, "/") < 0)
 		return -1;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errcap, "%s: cannot open: %s", dir, strerror(errno));
-	int r = fsync(fd);
-	int saved = errno;
-	(void)close(fd); /* read-only descriptor */
-	if (r < 0)
-		return fail(err, errcap, "%s: fsync failed: %s", dir, strerror(saved));
+	if (file_sync_dir(dir) < 0)
+		return fail(err, errcap, "%s: fsync failed: %s", dir, strerror(errno));
 	return 0;
 }
 

@@ -17,33 +17,14 @@
 
 #include "ipc/ipc.h"
 #include "parent/parent.h"
+#include "util/file.h"
 #include "util/str.h"
 
 #define PARENT_BACKLOG 1024
 
-/* mkdir -p path with mode for the last component. */
-static int parent_mkdirs(const char *path, mode_t mode)
-{
-	char p[CONF_PATH_MAX];
-
-	if (str_copy(p, sizeof p, path) < 0)
-		return -1;
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*c = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 static int parent_dir(const char *path, mode_t mode, const struct proc_ident *owner)
 {
-	if (parent_mkdirs(path, mode) < 0) {
+	if (file_mkdirs(path, 0755, mode) < 0) {
 		fprintf(stderr, "sealpost: cannot create directory %s: %s\n", path,
 			strerror(errno));
 		return -1;
@@ -124,7 +105,7 @@ static int parent_listen_local(const char *path)
 	if (!slash || str_copyn(dir, sizeof dir, path, (size_t)(slash - path)) < 0 ||
 	    str_copy(sun.sun_path, sizeof sun.sun_path, path) < 0)
 		return -1;
-	if (dir[0] && parent_mkdirs(dir, 0755) < 0)
+	if (dir[0] && file_mkdirs(dir, 0755, 0755) < 0)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -1;
