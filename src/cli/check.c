@@ -10,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "lookup/users.h"
 #include "util/conf.h"
+#include "util/tls.h"
 #include "util/str.h"
 
 #include <inttypes.h>
@@ -136,6 +137,22 @@ static int check_users(const struct conf *c)
 	return 0;
 }
 
+/* The certificates and keys: readable, matching, acceptable to the TLS policy. */
+static int check_tls(const struct conf *c)
+{
+	char err[TLS_ERR_MAX * 2];
+	struct tls_pem *pems;
+
+	if (c->n_tls == 0)
+		return 0;
+	if ((pems = tls_conf_read(c, err, sizeof err)) == NULL) {
+		cli_err("%s", err);
+		return -1;
+	}
+	tls_conf_free(pems, c->n_tls);
+	return 0;
+}
+
 int cli_check(int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {{"config", 'c', 1}, {NULL, 'n', 0}, {"help", 'h', 0}};
@@ -162,6 +179,8 @@ int cli_check(int argc, char **argv)
 	if (!c)
 		return 1;
 	int r = check_users(c);
+	if (check_tls(c) < 0)
+		r = -1;
 	if (r == 0 && only_nondefault)
 		r = print_nondefault(c);
 	else if (r == 0 && printf("%s: ok\n", path) < 0)

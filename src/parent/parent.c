@@ -273,7 +273,7 @@ int parent_run(const struct conf *c, int foreground)
 			keep[i] = s.w_parent[i][0];
 		proc_close_except(&s, keep, s.n_workers);
 	}
-	parent_tls_free(s.tls_pems, s.n_tls); /* the workers have their own copies */
+	tls_conf_free(s.tls_pems, s.n_tls); /* the workers have their own copies */
 	s.tls_pems = NULL;
 	log_info("sealpost started: %zu listener(s), %u smtp worker(s), hostname %s", c->n_listen,
 		 s.n_workers, c->hostname);

@@ -21,6 +21,5 @@ int parent_tls_load(const struct conf *c, struct proc_setup *s);
 void parent_tls_reload(const struct conf *c, struct proc_setup *s);
 void parent_tls_rotate(struct proc_setup *s);
 #define PARENT_TICKET_ROTATE 3600 /* seconds between session ticket keys */
-void parent_tls_free(struct tls_pem *pems, size_t n);
 
 #endif

@@ -53,6 +53,25 @@ static int parent_mail_root(const char *pattern, char *out, size_t cap)
 	return str_copyn(out, cap, pattern, n);
 }
 
+/*
+ * lookup runs as queue-user and must read the users file. A file still in
+ * root's group (as `sealpost init` leaves it before the first `user add`)
+ * is given queue-user's group, mode 0640; anything else is left alone.
+ */
+static int parent_users_group(const struct conf *c, const struct proc_setup *s)
+{
+	struct stat st;
+
+	if (!s->queue_id.drop || stat(c->users_file, &st) < 0 || st.st_uid != 0 || st.st_gid != 0)
+		return 0;
+	if (chown(c->users_file, 0, s->queue_id.gid) < 0 || chmod(c->users_file, 0640) < 0) {
+		fprintf(stderr, "sealpost: cannot give %s to group %s: %s\n", c->users_file,
+			c->queue_user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int parent_prepare(const struct conf *c, struct proc_setup *s)
 {
 	char path[CONF_PATH_MAX];
@@ -66,6 +85,8 @@ int parent_prepare(const struct conf *c, struct proc_setup *s)
 			return -1;
 	if (str_fmt(s->empty_dir, sizeof s->empty_dir, "%s/empty", c->spool) < 0 ||
 	    parent_dir(s->empty_dir, 0555, NULL) < 0)
+		return -1;
+	if (parent_users_group(c, s) < 0)
 		return -1;
 	for (size_t i = 0; i < c->n_domains; i++)
 		if (parent_mail_root(c->domains[i].maildir, path, sizeof path) < 0 ||

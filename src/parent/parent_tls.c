@@ -19,50 +19,13 @@
 
 #define PARENT_TLS_SEND_MS 5000
 
-/* Read and check every pair; returns a new array, or NULL with err set. */
-static struct tls_pem *parent_tls_read(const struct conf *c, char *err, size_t cap)
-{
-	struct tls_pem *pems = calloc(c->n_tls, sizeof *pems);
-	char why[TLS_ERR_MAX];
-
-	if (!pems) {
-		str_fmt(err, cap, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < c->n_tls; i++)
-		if (tls_pem_load(&c->tls[i], &pems[i], why, sizeof why) < 0) {
-			str_fmt(err, cap, "%s:%d: tls: %s", c->path, c->tls[i].line, why);
-			parent_tls_free(pems, c->n_tls);
-			return NULL;
-		}
-	size_t bad = 0;
-	struct tls_server *ts = tls_server_new(pems, c->n_tls, &bad, why, sizeof why);
-	if (!ts) {
-		str_fmt(err, cap, "%s:%d: tls: cert %s key %s: %s", c->path, c->tls[bad].line,
-			c->tls[bad].cert, c->tls[bad].key, why);
-		parent_tls_free(pems, c->n_tls);
-		return NULL;
-	}
-	tls_server_free(ts);
-	return pems;
-}
-
-void parent_tls_free(struct tls_pem *pems, size_t n)
-{
-	if (!pems)
-		return;
-	for (size_t i = 0; i < n; i++)
-		tls_pem_wipe(&pems[i]);
-	free(pems);
-}
-
 int parent_tls_load(const struct conf *c, struct proc_setup *s)
 {
 	char err[TLS_ERR_MAX * 2];
 
 	if (c->n_tls == 0)
 		return 0;
-	s->tls_pems = parent_tls_read(c, err, sizeof err);
+	s->tls_pems = tls_conf_read(c, err, sizeof err);
 	if (!s->tls_pems) {
 		fprintf(stderr, "sealpost: %s\n", err);
 		return -1;
@@ -128,13 +91,13 @@ void parent_tls_reload(const struct conf *c, struct proc_setup *s)
 
 	if (c->n_tls == 0)
 		return;
-	if ((pems = parent_tls_read(c, err, sizeof err)) == NULL) {
+	if ((pems = tls_conf_read(c, err, sizeof err)) == NULL) {
 		log_error("TLS reload refused, keeping the current certificates: %s", err);
 		return;
 	}
 	for (unsigned i = 0; i < s->n_workers; i++)
 		if (parent_tls_send(s->w_parent[i][0], pems, c->n_tls) < 0)
 			log_error("could not send the new certificates to smtp worker %u", i);
-	parent_tls_free(pems, c->n_tls);
+	tls_conf_free(pems, c->n_tls);
 	log_info("TLS certificates re-read and sent to %u smtp worker(s)", s->n_workers);
 }

@@ -156,6 +156,20 @@ static void smtp_bdat_enter(struct smtp_session *s, uint64_t size, int last)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+void smtp_bdat_refuse(struct smtp_session *s, const char *arg, size_t n, const char *reply)
+{
+	uint64_t size;
+	int last;
+
+	if (smtp_bdat_args(arg, n, &size, &last) < 0) {
+		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
+		s->state = SS_CLOSING;
+		return;
+	}
+	s->bdat_deferred_err = reply; /* answered once the chunk is read */
+	smtp_bdat_enter(s, size, last);
+}
+
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n)
 {
 	uint64_t size;

@@ -173,6 +173,8 @@ void smtp_on_sender_result(struct smtp_session *s, uint32_t ok);
 /* smtp_data.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n);
+/* BDAT refused before its chunk: read the chunk, then answer reply. */
+void smtp_bdat_refuse(struct smtp_session *s, const char *arg, size_t n, const char *reply);
 void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd);
 void smtp_on_committed(struct smtp_session *s, int ok, const char *why);
 void smtp_from_header_result(struct smtp_session *s, uint32_t ok);

@@ -36,15 +36,24 @@ static void smtp_free(struct smtp_session *s);
 static void smtp_close_soon(struct smtp_session *s);
 static int smtp_may_relay(const struct smtp_session *s);
 
+#define SMTP_REPLY_MAX 1024 /* one reply line; ours are all far shorter */
+
+/* One reply line, CRLF added, in one write (one TLS record under TLS). */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	char line[SMTP_REPLY_MAX + 2];
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	int n = vsnprintf(line, SMTP_REPLY_MAX, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
+	if (n < 0)
+		n = 0;
+	if (n >= SMTP_REPLY_MAX)
+		fatal("reply longer than %d octets: %.40s", SMTP_REPLY_MAX, line);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
 }
 
 /* Count an error; too many and the client is told to go away. */
@@ -395,6 +404,18 @@ static int smtp_noarg_verb(enum smtp_verb v)
 	return v == SMTP_V_DATA || v == SMTP_V_RSET || v == SMTP_V_QUIT || v == SMTP_V_STARTTLS;
 }
 
+/* Refuse a command; a refused BDAT still has its chunk read (RFC 3030),
+ * so that no chunk octet is ever taken for a command. */
+static void smtp_refuse(struct smtp_session *s, const struct smtp_cmd *c, const char *reply)
+{
+	if (c->verb == SMTP_V_BDAT) {
+		smtp_bdat_refuse(s, c->arg, c->arg_len, reply);
+		return;
+	}
+	smtp_reply(s, "%s", reply);
+	smtp_error(s);
+}
+
 static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_cmd c;
@@ -411,11 +432,9 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 		smtp_reply(s, "501 5.5.4 Syntax error in parameters or arguments");
 		smtp_error(s);
 	} else if (!cmd->pre_tls && !s->tls && s->lis->kind == SL_SUBMISSION) {
-		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
-		smtp_error(s);
+		smtp_refuse(s, &c, "530 5.7.0 Must issue a STARTTLS command first");
 	} else if (cmd->needs_helo && !s->helo[0]) {
-		smtp_reply(s, "503 5.5.1 Send HELO/EHLO first");
-		smtp_error(s);
+		smtp_refuse(s, &c, "503 5.5.1 Send HELO/EHLO first");
 	} else {
 		cmd->fn(s, c.arg, c.arg_len);
 	}

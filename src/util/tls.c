@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -76,6 +77,42 @@ void tls_pem_wipe(struct tls_pem *pem)
 {
 	OPENSSL_cleanse(pem->key, sizeof pem->key);
 	pem->key_len = 0;
+}
+
+void tls_conf_free(struct tls_pem *pems, size_t n)
+{
+	if (!pems)
+		return;
+	for (size_t i = 0; i < n; i++)
+		tls_pem_wipe(&pems[i]);
+	free(pems);
+}
+
+struct tls_pem *tls_conf_read(const struct conf *c, char *err, size_t cap)
+{
+	struct tls_pem *pems = calloc(c->n_tls ? c->n_tls : 1, sizeof *pems);
+	char why[TLS_ERR_MAX];
+	size_t bad = 0;
+
+	if (!pems) {
+		str_fmt(err, cap, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_tls; i++)
+		if (tls_pem_load(&c->tls[i], &pems[i], why, sizeof why) < 0) {
+			str_fmt(err, cap, "%s:%d: tls: %s", c->path, c->tls[i].line, why);
+			tls_conf_free(pems, c->n_tls);
+			return NULL;
+		}
+	struct tls_server *ts = tls_server_new(pems, c->n_tls, &bad, why, sizeof why);
+	if (!ts) {
+		str_fmt(err, cap, "%s:%d: tls: cert %s key %s: %s", c->path, c->tls[bad].line,
+			c->tls[bad].cert, c->tls[bad].key, why);
+		tls_conf_free(pems, c->n_tls);
+		return NULL;
+	}
+	tls_server_free(ts);
+	return pems;
 }
 
 /* ---- ticket keys --------------------------------------------------------- */

@@ -42,6 +42,14 @@ int tls_pem_load(const struct conf_tls *t, struct tls_pem *pem, char *err, size_
 void tls_pem_wipe(struct tls_pem *pem);
 
 /*
+ * Read every `tls` pair of c and check them by building the contexts the
+ * workers will build. Returns a new array of c->n_tls pairs (release with
+ * tls_conf_free), or NULL with "FILE:LINE: tls: ..." in err.
+ */
+struct tls_pem *tls_conf_read(const struct conf *c, char *err, size_t cap);
+void tls_conf_free(struct tls_pem *pems, size_t n);
+
+/*
  * Build the contexts from n PEM pairs (the first is the default). Checks
  * that every key matches its certificate. NULL with err set on failure,
  * and *bad (if not NULL) the index of the pair at fault.

@@ -1037,8 +1037,6 @@ def test_serve_refuses_broken_tls(make_server, how):
         socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
 
 
-@pytest.mark.xfail(strict=True, reason="`sealpost check` does not open the tls files: it "
-                                       "prints 'ok' and exits 0 for a missing/broken pair")
 @pytest.mark.parametrize("how", ["missing-cert", "garbage-key"])
 def test_check_reports_broken_tls(make_server, how):
     srv = make_server(start=False)
