@@ -13,6 +13,7 @@
 #include "util/tls.h"
 #include "util/str.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,51 @@ static int print_optional(const struct conf *c)
 	return r;
 }
 
+/* "ADDR/LEN" of a trusted-networks entry. */
+static int net_text(const struct conf_net *n, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(n->family, n->addr, ip, sizeof ip))
+		return -1;
+	return str_fmt(out, cap, "%s/%u", ip, n->prefix);
+}
+
+static int print_tls(const struct conf_tls *t)
+{
+	char qc[CONF_PATH_MAX * 2 + 3], qk[CONF_PATH_MAX * 2 + 3];
+
+	if (conf_quote(t->cert, qc, sizeof qc) < 0 || conf_quote(t->key, qk, sizeof qk) < 0)
+		return -1;
+	return printf("tls cert %s key %s\n", qc, qk) < 0 ? -1 : 0;
+}
+
+/* tls, auth limits, trusted-networks, received-auth-user. */
+static int print_security(const struct conf *c)
+{
+	const struct conf_auth_limits *a = &c->auth;
+	char net[INET6_ADDRSTRLEN + 8];
+	int r = 0;
+
+	for (size_t i = 0; i < c->n_tls; i++)
+		r |= print_tls(&c->tls[i]);
+	if (a->delay_after != 3)
+		r |= print_number("auth-delay-after", a->delay_after, 0);
+	if (a->lock_after != 10)
+		r |= print_number("auth-lock-after", a->lock_after, 0);
+	if (a->window != 900)
+		r |= print_number("auth-window", a->window, 0);
+	if (a->lock_time != 900)
+		r |= print_number("auth-lock-time", a->lock_time, 0);
+	for (size_t i = 0; i < c->n_trusted; i++)
+		r |= net_text(&c->trusted[i], net, sizeof net) < 0
+			 ? -1
+			 : print_directive("trusted-networks", net, NULL, NULL);
+	if (c->received_auth_user)
+		r |= print_directive("received-auth-user", "yes", NULL, NULL);
+	return r;
+}
+
 /* Required directives always differ from (absent) defaults. */
 static int print_nondefault(const struct conf *c)
 {
@@ -105,6 +151,7 @@ static int print_nondefault(const struct conf *c)
 	for (size_t i = 0; i < c->n_domains; i++)
 		r |=
 		    print_directive("domain", c->domains[i].name, "maildir", c->domains[i].maildir);
+	r |= print_security(c);
 	if (r || fflush(stdout) == EOF) {
 		cli_err("check: cannot write the output");
 		return -1;

@@ -70,6 +70,14 @@ def test_check_good_config(make_server):
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode().splitlines()
     assert "hostname mx.example.test" in out and "max-message-size 64K" in out, out
+    tls = "tls cert %s/tls/cert.pem key %s/tls/key.pem" % (srv.dir, srv.dir)
+    assert tls in out, out
+    assert not any(l.startswith(("auth-", "trusted-networks", "received-auth-user")) for l in out)
+    srv.set_conf("auth-lock-after", "5")
+    srv.set_conf("trusted-networks", "10.1.0.0/16 2001:db8::/32")
+    out = run("check", "-c", srv.conf, "-n").stdout.decode().splitlines()
+    assert "auth-lock-after 5" in out, out
+    assert "trusted-networks 10.1.0.0/16" in out and "trusted-networks 2001:db8::/32" in out, out
 
 
 def test_check_broken_config_reports_each_error(make_server):
