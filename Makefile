@@ -81,6 +81,7 @@ demo: deps all
 	bash scripts/demo.sh
 
 fuzz:
+	bash scripts/deps.sh fuzz
 	bash scripts/fuzz.sh $(or $(SECONDS_PER_TARGET),30)
 
 bench:

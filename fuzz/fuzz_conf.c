@@ -6,7 +6,7 @@
  * under ASan/UBSan that no input makes them read or write out of bounds,
  * leak, or produce a result that breaks their own invariants.
  *
- * fuzz-sources: src/util/conf.c src/util/str.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
+ * fuzz-sources: src/util/conf.c src/util/str.c src/util/file.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
  */
 #include <stddef.h>
 #include <stdint.h>
