@@ -95,6 +95,16 @@ int parent_prepare(const struct conf *c, struct proc_setup *s)
 	return 0;
 }
 
+/* Close fd after a failed call, keeping that call's errno; returns -1. */
+static int parent_close_fail(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 static int parent_listen_inet(const struct conf_listen *l)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -106,12 +116,8 @@ static int parent_listen_inet(const struct conf_listen *l)
 	if (l->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 ||
-	    listen(fd, PARENT_BACKLOG) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	    listen(fd, PARENT_BACKLOG) < 0)
+		return parent_close_fail(fd);
 	return fd;
 }
 
@@ -134,12 +140,8 @@ static int parent_listen_local(const char *path)
 	if (fd < 0)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, PARENT_BACKLOG) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	    listen(fd, PARENT_BACKLOG) < 0)
+		return parent_close_fail(fd);
 	return fd;
 }
 

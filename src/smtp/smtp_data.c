@@ -156,7 +156,12 @@ static void smtp_bdat_enter(struct smtp_session *s, uint64_t size, int last)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-void smtp_bdat_refuse(struct smtp_session *s, const char *arg, size_t n, const char *reply)
+/*
+ * Parse BDAT's arguments and start reading the chunk; deferred (if not NULL)
+ * is the reply given once the chunk is read. -1 when the size is unreadable:
+ * the chunk's octets could then be taken as commands, so we hang up.
+ */
+static int smtp_bdat_begin(struct smtp_session *s, const char *arg, size_t n, const char *deferred)
 {
 	uint64_t size;
 	int last;
@@ -164,29 +169,27 @@ void smtp_bdat_refuse(struct smtp_session *s, const char *arg, size_t n, const c
 	if (smtp_bdat_args(arg, n, &size, &last) < 0) {
 		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
 		s->state = SS_CLOSING;
-		return;
+		return -1;
 	}
-	s->bdat_deferred_err = reply; /* answered once the chunk is read */
+	s->bdat_deferred_err = deferred;
 	smtp_bdat_enter(s, size, last);
+	return 0;
+}
+
+void smtp_bdat_refuse(struct smtp_session *s, const char *arg, size_t n, const char *reply)
+{
+	(void)smtp_bdat_begin(s, arg, n, reply);
 }
 
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n)
 {
-	uint64_t size;
-	int last;
+	const char *err = NULL;
 
-	if (smtp_bdat_args(arg, n, &size, &last) < 0) {
-		/* The chunk length is unknown: its octets could be taken as commands. */
-		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing connection");
-		s->state = SS_CLOSING;
-		return;
-	}
-	if (!s->in_mail || s->data_used || s->n_rcpt == 0)
-		s->bdat_deferred_err = !s->in_mail || s->data_used
-					   ? "503 5.5.1 Bad sequence of commands"
-					   : "554 5.5.1 No valid recipients";
-	smtp_bdat_enter(s, size, last);
-	if (s->bdat_deferred_err || s->bdat_used)
+	if (!s->in_mail || s->data_used)
+		err = "503 5.5.1 Bad sequence of commands";
+	else if (s->n_rcpt == 0)
+		err = "554 5.5.1 No valid recipients";
+	if (smtp_bdat_begin(s, arg, n, err) < 0 || err || s->bdat_used)
 		return;
 	s->bdat_used = 1;
 	smtp_begin_message(s);
