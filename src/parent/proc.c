@@ -61,6 +61,10 @@ void proc_drop(const struct proc_ident *id, const char *chroot_dir, const char *
 		if (setuid(0) == 0 || geteuid() != id->uid || getegid() != id->gid)
 			fatal("%s: privileges were not dropped", name);
 	}
+	/* Not dumpable: no core files with message data or keys, and no other
+	 * process of the same uid (another worker) may ptrace this one. */
+	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+		fatal("%s: cannot clear the dumpable flag", name);
 	char comm[16];
 	if (str_fmt(comm, sizeof comm, "sp-%s", name) == 0)
 		prctl(PR_SET_NAME, comm); /* ps shows which child is which */
