@@ -28,9 +28,9 @@ for s in 1 10 50; do
 	"$py" bench/smtp_load.py 127.0.0.1 "$p25" --sessions "$s" --messages $((s * 100 > 400 ? s * 100 : 400)) \
 		--rcpt bob@bench.test --max-seconds 60
 done
-echo "== TLS (bench/tls_figures.py): implicit TLS on $p465"
+echo "== TLS on $p465 and idle plaintext on $p25 (bench/tls_figures.py)"
 ulimit -n 8192
-"$py" bench/tls_figures.py "$p465" "$pid" --handshakes 500 --idle 500
+"$py" bench/tls_figures.py "$p465" "$pid" --handshakes 500 --idle 2000 --plain "$p25"
 for _ in $(seq 100); do
 	[ -z "$(ls -A "$dir/spool/queue")" ] && break
 	sleep 0.1

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """TLS cost figures for one running sealpost (not a test).
 
-usage: tls_figures.py PORT SERVER_PID [--handshakes N] [--idle N]
+usage: tls_figures.py PORT SERVER_PID [--handshakes N] [--idle N] [--plain PORT]
 
 Runs N full TLS handshakes (no resumption) against an implicit-TLS
 (submissions) port, reading the 220 banner each time, and reports the SMTP
 workers' CPU time per handshake (so handshakes per second per core), then
 holds M established TLS sessions open and reports the workers' RSS growth
-per session. Talks only to 127.0.0.1.
+per session. With --plain PORT it does the same for idle plaintext
+connections (after the banner). Talks only to 127.0.0.1.
 """
 import os
 import socket
@@ -47,6 +48,17 @@ def main():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ws = workers(ppid)
+    if "--plain" in sys.argv:
+        plain = int(sys.argv[sys.argv.index("--plain") + 1])
+        r0 = rss(ws)
+        held = [socket.create_connection(("127.0.0.1", plain), timeout=10) for _ in range(m)]
+        for s in held:
+            s.recv(100)
+        time.sleep(0.5)
+        r1 = rss(ws)
+        print(f"idle_plain_sessions={m} rss_growth_kib={r1 - r0} per_session_kib={(r1 - r0) / m:.1f}")
+        for s in held:
+            s.close()
     c0, t0 = cpu(ws), time.monotonic()
     for _ in range(n):
         s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
@@ -69,6 +81,7 @@ def main():
     print(f"idle_tls_sessions={m} rss_growth_kib={r1 - r0} per_session_kib={(r1 - r0) / m:.1f}")
     for s in held:
         s.close()
+
 
 
 if __name__ == "__main__":

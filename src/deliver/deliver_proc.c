@@ -75,6 +75,27 @@ static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, s
 		j->ok[k] = 1;
 }
 
+static void deliver_fail_all(struct djob *j, const char *why)
+{
+	for (uint32_t k = 0; k < j->n; k++)
+		str_fmt(j->why[k], DELIVER_WHY_MAX, "%s", why);
+}
+
+static void deliver_log(const struct djob *j, const struct qenv *e)
+{
+	for (uint32_t k = 0; k < j->n; k++) {
+		if (j->idx[k] >= e->n_rcpt)
+			continue;
+		if (j->ok[k])
+			log_info("%s: to=<%s> mailbox=%s status=delivered", j->id,
+				 e->rcpt[j->idx[k]].addr, e->rcpt[j->idx[k]].mbox);
+		else
+			log_warn("%s: to=<%s> status=deferred (%s)", j->id, e->rcpt[j->idx[k]].addr,
+				 j->why[k]);
+	}
+}
+
+/* One mapping of the queue file serves the envelope and every recipient. */
 static void deliver_work(void *arg)
 {
 	struct djob *j = arg;
@@ -82,34 +103,29 @@ static void deliver_work(void *arg)
 	struct stat st;
 	void *map;
 
-	if (qenv_read_fd(j->fd, &e) < 0 || fstat(j->fd, &st) < 0 ||
-	    (size_t)st.st_size < e.body_off) {
-		for (uint32_t k = 0; k < j->n; k++)
-			str_fmt(j->why[k], DELIVER_WHY_MAX, "queue file unreadable");
+	if (fstat(j->fd, &st) < 0 || st.st_size == 0) {
+		deliver_fail_all(j, "queue file unreadable");
 		return;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
+	if (map == MAP_FAILED) {
+		deliver_fail_all(j, "cannot map the queue file");
+		return;
+	}
+	if (qenv_decode(map, (size_t)st.st_size, &e) < 0) {
+		deliver_fail_all(j, "queue file unreadable");
+		munmap(map, (size_t)st.st_size);
+		return;
+	}
 	for (uint32_t k = 0; k < j->n; k++) {
-		if (map == MAP_FAILED)
-			str_fmt(j->why[k], DELIVER_WHY_MAX, "cannot map queue file: %s",
-				strerror(errno));
-		else if (j->idx[k] >= e.n_rcpt)
+		if (j->idx[k] >= e.n_rcpt)
 			str_fmt(j->why[k], DELIVER_WHY_MAX, "no such recipient");
 		else
 			deliver_one(j, &e, (const char *)map + e.body_off,
 				    (size_t)st.st_size - e.body_off, k);
 	}
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)st.st_size);
-	for (uint32_t k = 0; k < j->n; k++)
-		if (j->idx[k] < e.n_rcpt) {
-			if (j->ok[k])
-				log_info("%s: to=<%s> mailbox=%s status=delivered", j->id,
-					 e.rcpt[j->idx[k]].addr, e.rcpt[j->idx[k]].mbox);
-			else
-				log_warn("%s: to=<%s> status=deferred (%s)", j->id,
-					 e.rcpt[j->idx[k]].addr, j->why[k]);
-		}
+	munmap(map, (size_t)st.st_size);
+	deliver_log(j, &e);
 	qenv_free(&e);
 }
 

@@ -21,7 +21,7 @@
 
 #define IPC_MSG_MAX   (64 * 1024) /* one record, header included */
 #define IPC_HDR_LEN   8
-#define IPC_QUEUE_MAX 4096 /* queued outbound records before the peer is judged stuck */
+#define IPC_QUEUE_MAX 32768 /* queued outbound records before the peer is judged stuck */
 
 enum ipc_type {
 	IPC_NONE = 0,
@@ -54,9 +54,9 @@ enum ipc_type {
 			      (\n-separated) */
 	IPC_SENDER_RESULT, /* u64 req, u32 ok */
 	/* parent -> smtp: new TLS certificates (SIGHUP) */
-	IPC_TLS_BEGIN, /* u32 n */
-	IPC_TLS_PAIR,  /* str cert PEM, str key PEM (n of them) */
-	IPC_TLS_END,   /* (empty): build and switch, or keep the old ones */
+	IPC_TLS_BEGIN,	/* u32 n */
+	IPC_TLS_PAIR,	/* str cert PEM, str key PEM (n of them) */
+	IPC_TLS_END,	/* (empty): build and switch, or keep the old ones */
 	IPC_TLS_TICKET, /* 10 x u64: the new session ticket key (hourly) */
 	IPC_TYPE_MAX
 };

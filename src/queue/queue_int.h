@@ -13,11 +13,12 @@
 #include "queue/queue_spool.h"
 #include "util/pool.h"
 
-#define QUEUE_FSYNC_THREADS 16
-#define QUEUE_INFLIGHT_MAX  256	 /* messages handed to deliver at once */
-#define QUEUE_INCOMING_MAX  8192 /* open messages per worker */
-#define QUEUE_RETRY_MIN	    60
-#define QUEUE_RETRY_MAX	    3600
+#define QUEUE_FSYNC_THREADS  16
+#define QUEUE_INFLIGHT_MAX   256  /* messages handed to deliver at once */
+#define QUEUE_INFLIGHT_RCPTS 8192 /* and their recipients (each answered by one record) */
+#define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
+#define QUEUE_RETRY_MIN	     60
+#define QUEUE_RETRY_MAX	     3600
 
 struct qincoming;
 
@@ -39,7 +40,8 @@ struct qmsg {
 	unsigned char *remote;	/* per recipient: another domain, for remote delivery */
 	unsigned tries;
 	char last_error[256];
-	int slot; /* index in the in-flight table, or -1 */
+	int slot;      /* index in the in-flight table, or -1 */
+	uint32_t sent; /* recipients handed to deliver in that attempt */
 	struct event *timer;
 	struct qmsg *next; /* ready list */
 };
@@ -57,6 +59,7 @@ struct queue {
 	struct qmsg *parked; /* only remote recipients left: for the outbound process */
 	struct qmsg *inflight[QUEUE_INFLIGHT_MAX];
 	unsigned n_inflight;
+	unsigned inflight_rcpts;
 	uint64_t stat_committed, stat_delivered;
 };
 

@@ -113,7 +113,10 @@ static void queue_park_remote(struct qmsg *q)
 
 void queue_dispatch(void)
 {
-	while (Q.ready_head && Q.n_inflight < QUEUE_INFLIGHT_MAX) {
+	/* Bounded in messages and in recipients: deliver answers one record per
+	 * recipient, and its channel must never hold more than IPC_QUEUE_MAX. */
+	while (Q.ready_head && Q.n_inflight < QUEUE_INFLIGHT_MAX &&
+	       (Q.n_inflight == 0 || Q.inflight_rcpts < QUEUE_INFLIGHT_RCPTS)) {
 		struct qmsg *q = Q.ready_head;
 		int slot = queue_free_slot();
 		Q.ready_head = q->next;
@@ -132,8 +135,10 @@ void queue_dispatch(void)
 		memset(q->newdone, 0, q->n_rcpt);
 		q->last_error[0] = '\0';
 		q->slot = slot;
+		q->sent = queue_local_todo(q);
 		Q.inflight[slot] = q;
 		Q.n_inflight++;
+		Q.inflight_rcpts += q->sent;
 	}
 }
 
@@ -230,6 +235,7 @@ void queue_on_delivered_end(struct ipc_msg *m)
 	q = queue_job(job);
 	Q.inflight[job] = NULL;
 	Q.n_inflight--;
+	Q.inflight_rcpts -= q->sent;
 	q->slot = -1;
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
 		left += !q->done[i];
