@@ -1048,6 +1048,7 @@ void conf_defaults(struct conf *c)
 	c->auth.lock_after = 10;
 	c->auth.window = 900;
 	c->auth.lock_time = 900;
+	conf_limits_defaults(&c->limits);
 }
 
 int conf_parse(const char *text, size_t len, const char *filename, struct conf *out,

@@ -71,6 +71,63 @@ struct conf_auth_limits {
 	unsigned lock_time;   /* seconds a lockout lasts (default 900) */
 };
 
+/* A rate: at most count events per period seconds (count 0 = no limit). */
+struct conf_rate {
+	unsigned count;
+	unsigned period; /* seconds, >= 1 */
+};
+
+#define CONF_MAX_DNSBL	       16
+#define CONF_DNSBL_MATCH_MAX   8 /* answers a list entry is restricted to */
+#define CONF_LIMIT_NET_V4      24 /* "per network": the client's /24 ... */
+#define CONF_LIMIT_NET_V6      64 /* ... or /64 */
+
+/* dnsbl ZONE[=A.B.C.D[,A.B.C.D...]] [WEIGHT]: one DNS block or allow list. */
+struct conf_dnsbl {
+	char zone[CONF_NAME_MAX];			 /* lowercased, no trailing dot */
+	uint32_t match[CONF_DNSBL_MATCH_MAX];		 /* host order; none = any 127.0.0.0/8 */
+	size_t n_match;
+	int weight; /* added to the client's score when listed; negative = allow list */
+	int line;
+};
+
+/*
+ * Abuse limits (`limits { ... }` block or one-line `limits KEY VALUE`).
+ * Every one is on by default; docs/config.md gives the defaults and why.
+ * Trusted networks and the local socket are exempt from the per-client ones.
+ */
+struct conf_limits {
+	unsigned max_conn;	       /* concurrent connections, whole server */
+	unsigned max_conn_ip;	       /* concurrent connections per client address */
+	unsigned max_conn_net;	       /* ... per client /24 (IPv4) or /64 (IPv6) */
+	struct conf_rate conn_rate;    /* new connections per client address */
+	unsigned msgs_per_session;     /* messages in one connection */
+	struct conf_rate rcpt_rate;    /* accepted recipients per client address (unauthenticated) */
+	struct conf_rate user_msg_rate;	 /* messages per authenticated user */
+	struct conf_rate user_rcpt_rate; /* recipients per authenticated user */
+	unsigned max_errors;	       /* refused commands before disconnect */
+	unsigned tarpit_after;	       /* refused commands before each reply is delayed */
+	unsigned tarpit_max;	       /* seconds: the longest delay of one reply */
+	unsigned cmd_timeout;	       /* seconds for one command line to arrive (5321 4.5.3.2.7) */
+	unsigned data_timeout;	       /* seconds between two reads in DATA/BDAT (4.5.3.2.6) */
+	unsigned session_timeout;      /* seconds a whole connection may last */
+	unsigned min_data_rate;	       /* octets/second averaged over DATA/BDAT; 0 = off */
+	unsigned data_rate_grace;      /* seconds of DATA before min_data_rate is enforced */
+	size_t session_memory;	       /* octets of buffered input/output per connection */
+	int pregreet;		       /* early-talker test on smtp listeners */
+	unsigned pregreet_wait_ms;     /* banner delay for clients not seen recently */
+	unsigned pregreet_remember;    /* seconds a client that passed is remembered */
+	int pipelining_check;	       /* smtp listeners: drop improper pipelining */
+	char store[CONF_NAME_MAX];     /* "" = in-process counters, or redis://HOST:PORT */
+	char store_host[CONF_NAME_MAX]; /* parsed from store */
+	unsigned store_port;
+	unsigned store_sync_ms;	       /* how often counter updates are sent in a batch */
+	int dnsbl_threshold;	       /* score at which a client is refused */
+	unsigned dns_timeout_ms;       /* longest wait for DNSBL answers at connect */
+	struct conf_dnsbl dnsbl[CONF_MAX_DNSBL];
+	size_t n_dnsbl;
+};
+
 /* One trusted-networks entry: an address and a prefix length. */
 struct conf_net {
 	int family; /* AF_INET or AF_INET6 */
@@ -103,6 +160,7 @@ struct conf {
 	struct conf_net trusted[CONF_MAX_NETS]; /* may relay without AUTH; empty by default */
 	size_t n_trusted;
 	int received_auth_user; /* name the authenticated user in Received: (default no) */
+	struct conf_limits limits;
 };
 
 struct conf_errors {
@@ -131,6 +189,9 @@ const struct conf_domain *conf_find_domain(const struct conf *c, const char *nam
 
 /* Zero c and fill in every default (what conf_parse starts from). */
 void conf_defaults(struct conf *c);
+
+/* The defaults of the limits block (conf_limits.c). */
+void conf_limits_defaults(struct conf_limits *l);
 
 /* "smtp", "submission" or "submissions". */
 const char *conf_listen_kind_name(enum listen_kind k);
