@@ -1,0 +1,51 @@
+/*
+ * dns: the asynchronous resolver every sealpost process that needs DNS uses
+ * (libunbound on the process's libevent loop; never a blocking call).
+ *
+ * The resolver is the `resolver ADDR[:PORT]` of the config (a forwarder),
+ * else the servers of /etc/resolv.conf. dns_init runs before the process
+ * drops privileges (it reads resolv.conf and the trust anchor).
+ */
+#ifndef SEALPOST_DNS_H
+#define SEALPOST_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "util/conf.h"
+
+#define DNS_NAME_MAX 254 /* presentation form without the trailing dot, + NUL */
+#define DNS_MAX_RR   64	 /* answers passed to a callback */
+
+enum dns_status {
+	DNS_OK = 0,   /* answers present (n_rr > 0) */
+	DNS_NXDOMAIN, /* the name does not exist */
+	DNS_NODATA,   /* the name exists, no record of that type */
+	DNS_TEMPFAIL, /* SERVFAIL, timeout, network: try again later */
+	DNS_BOGUS,    /* DNSSEC validation failed */
+};
+
+struct dns_result {
+	enum dns_status status;
+	int secure; /* DNSSEC-validated (only with a trust anchor) */
+	size_t n_rr;
+	const unsigned char *rr[DNS_MAX_RR]; /* rdata, wire form */
+	size_t rr_len[DNS_MAX_RR];
+};
+
+/* Called exactly once per query, from the event loop; r is valid only during
+ * the call. */
+typedef void (*dns_cb)(void *arg, const struct dns_result *r);
+
+/* Set up the resolver for base from c. 0, or -1 with a reason in err[cap]. */
+int dns_init(struct event_base *base, const struct conf *c, char *err, size_t cap);
+
+/* Ask for name (presentation form) and rrtype (1 A, 28 AAAA, 15 MX, 16 TXT,
+ * 52 TLSA, 12 PTR ...). The answer comes to cb, at the latest after
+ * timeout_ms (as DNS_TEMPFAIL). Returns 0, or -1 when the query could not
+ * be started (cb is then not called). */
+int dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void *arg);
+
+#endif
