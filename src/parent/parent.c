@@ -261,6 +261,7 @@ int parent_run(const struct conf *c, int foreground)
 	log_init(foreground, "parent");
 	if (!s.worker_id.drop)
 		log_warn("not started as root: running without chroot and separate users");
+	parent_raise_nofile();
 	parent_signals();
 	proc_parent_pid = getpid();
 	if (parent_spawn(&s) < 0) {

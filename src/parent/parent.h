@@ -15,6 +15,8 @@ int parent_prepare(const struct conf *c, struct proc_setup *s);
 int parent_bind(const struct conf *c, struct proc_setup *s);
 int parent_pairs(struct proc_setup *s);
 int parent_daemonize(void);
+/* Soft RLIMIT_NOFILE up to the hard limit, logged; before forking. */
+void parent_raise_nofile(void);
 
 /* parent_tls.c */
 int parent_tls_load(const struct conf *c, struct proc_setup *s);

@@ -1,7 +1,8 @@
 /*
  * parent_setup: what the parent does before it forks — spool and mail-root
  * directories with the right owners, listening sockets, the local
- * injection socket, the IPC socketpairs, and detaching from the terminal.
+ * injection socket, the IPC socketpairs, detaching from the terminal, and
+ * the open-files limit the children inherit.
  * Every failure is one line on stderr naming the path or address.
  */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +20,7 @@
 #include "ipc/ipc.h"
 #include "parent/parent.h"
 #include "util/file.h"
+#include "util/log.h"
 #include "util/str.h"
 
 #define PARENT_BACKLOG 1024
@@ -204,4 +207,34 @@ int parent_daemonize(void)
 	if (fd > 2)
 		close(fd);
 	return 0;
+}
+
+/*
+ * Every connection costs an SMTP worker a descriptor, so the usual soft
+ * RLIMIT_NOFILE of 1024 would cap the server far below max-connections.
+ * Raise the soft limit to the hard one before forking (the children
+ * inherit it); the hard limit is the administrator's to set.
+ */
+void parent_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("cannot read the open-files limit: %s", strerror(errno));
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("cannot raise the open-files limit from %llu to %llu: %s",
+				 (unsigned long long)was, (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+			return;
+		}
+	}
+	log_info("open-files limit %llu (was %llu; hard limit %llu)",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+		 (unsigned long long)rl.rlim_max);
 }
