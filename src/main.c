@@ -20,6 +20,8 @@ static const struct subcommand subcommands[] = {
     {"send", cli_send, "inject a message (sendmail-compatible)"},
     {"queue", cli_queue, "show the mail queue"},
     {"user", cli_user, "manage users and mailboxes"},
+    {"dnsbl", cli_dnsbl, "ask DNS block/allow lists about an address"},
+    {"dns", cli_dns, "ask the resolver one DNS question (debugging)"},
 };
 
 static void usage(FILE *f)

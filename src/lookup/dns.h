@@ -48,4 +48,8 @@ int dns_init(struct event_base *base, const struct conf *c, char *err, size_t ca
  * be started (cb is then not called). */
 int dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void *arg);
 
+/* Drop every pending query (their callbacks are not called), stop the
+ * resolver thread and free everything; dns_init may run again after. */
+void dns_shutdown(void);
+
 #endif

@@ -25,17 +25,27 @@ int dnsbl_answer_matches(const struct conf_dnsbl *b, uint32_t a);
 /* The verdict: score is the sum of the weights of the lists that listed
  * the address; names the lists that did (block lists first). timed_out
  * counts lists that did not answer in time (treated as not listed). */
+enum dnsbl_state {
+	DNSBL_NOT_LISTED = 0, /* NXDOMAIN, or no answer that matches */
+	DNSBL_LISTED,	      /* an A answer matched */
+	DNSBL_TIMEOUT,	      /* no answer in time, SERVFAIL, or not asked */
+};
+
 struct dnsbl_verdict {
 	int score;
 	unsigned timed_out;
 	char names[DNSBL_NAMES_MAX];
+	/* Per list, indexed like l->dnsbl (for logs and `sealpost dnsbl`). */
+	enum dnsbl_state state[CONF_MAX_DNSBL];
+	uint32_t answer[CONF_MAX_DNSBL]; /* the matching A answer (host order) */
 };
 
 typedef void (*dnsbl_cb)(void *arg, const struct dnsbl_verdict *v);
 
 /* Query every list of l for addr; cb is called exactly once, when all have
  * answered or after l->dns_timeout_ms. With no lists, cb runs before this
- * returns. 0, or -1 (cb not called) when out of memory. */
+ * returns. 0, or -1 (cb not called) when out of memory. l is copied as far
+ * as needed; arg must stay valid until cb has run. */
 int dnsbl_check(const struct conf_limits *l, int family, const unsigned char *addr, dnsbl_cb cb,
 		void *arg);
 
