@@ -1,3 +1,4 @@
+/* clang-format off */
 /*
  * fuzz_conf: libFuzzer target for the two config-file parsers,
  * conf_parse() (sealpost.conf) and users_parse() (the users file).
@@ -6,8 +7,11 @@
  * under ASan/UBSan that no input makes them read or write out of bounds,
  * leak, or produce a result that breaks their own invariants.
  *
- * fuzz-sources: src/util/conf.c src/util/str.c src/util/file.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
+ * (clang-format is off for this comment: scripts/fuzz.sh reads the
+ * fuzz-sources line below only when it stays one line.)
+ * fuzz-sources: src/util/conf.c src/util/conf_limits.c src/util/str.c src/util/file.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
  */
+/* clang-format on */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +19,25 @@
 
 #include "lookup/users.h"
 #include "util/conf.h"
+
+/* What conf_limits.c promises about an accepted limits block. */
+static void check_limits(const struct conf_limits *l)
+{
+	if (l->tarpit_after >= l->max_errors || l->session_timeout < l->cmd_timeout ||
+	    l->dnsbl_threshold < 1 || l->n_dnsbl > CONF_MAX_DNSBL)
+		abort();
+	if ((l->store[0] == '\0') != (l->store_port == 0))
+		abort();
+	for (size_t i = 0; i < l->n_dnsbl; i++) {
+		const struct conf_dnsbl *b = &l->dnsbl[i];
+		if (b->n_match > CONF_DNSBL_MATCH_MAX || b->weight == 0 || b->weight < -100 ||
+		    b->weight > 100 || b->zone[0] == '\0')
+			abort();
+		for (size_t j = 0; j < b->n_match; j++)
+			if (b->match[j] >> 24 != 127)
+				abort();
+	}
+}
 
 static void check_conf(const char *text, size_t len)
 {
@@ -38,6 +61,7 @@ static void check_conf(const char *text, size_t len)
 		if (conf_find_domain(&c, c.domains[i].name, strlen(c.domains[i].name)) !=
 		    &c.domains[i])
 			abort();
+	check_limits(&c.limits);
 }
 
 static void check_users(const char *text, size_t len)

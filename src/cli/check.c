@@ -1,7 +1,8 @@
 /*
  * check: `sealpost check [-c FILE] [-n]` validates the config and the users
  * file it names, printing every error as "file:line: reason". With -n it
- * prints the directives that differ from their defaults (like postconf -n).
+ * prints the directives that differ from their defaults (like postconf -n),
+ * abuse limits included (as one-line `limits KEY VALUE`).
  *
  * Security role: lets an operator validate a config before serve uses it;
  * read-only, never prints password hashes.
@@ -10,6 +11,7 @@
 #include "cli/cli_common.h"
 #include "lookup/users.h"
 #include "util/conf.h"
+#include "util/conf_limits.h"
 #include "util/tls.h"
 #include "util/str.h"
 
@@ -136,6 +138,31 @@ static int print_security(const struct conf *c)
 	return r;
 }
 
+/* `limits KEY VALUE` for each limit that differs from its default, then dnsbl lines. */
+static int print_limits(const struct conf_limits *l)
+{
+	static struct conf_limits def;
+	char v[CONF_LIMIT_TEXT_MAX], d[CONF_LIMIT_TEXT_MAX], w[16];
+	const char *key;
+	int r = 0;
+
+	conf_limits_defaults(&def);
+	for (size_t i = 0; (key = conf_limits_key(i)) != NULL; i++) {
+		if (conf_limits_value(l, i, v, sizeof v) < 0 ||
+		    conf_limits_value(&def, i, d, sizeof d) < 0)
+			return -1;
+		if (v[0] && strcmp(v, d) != 0)
+			r |= print_directive("limits", key, v, NULL);
+	}
+	for (size_t i = 0; i < l->n_dnsbl; i++) {
+		if (conf_dnsbl_text(&l->dnsbl[i], v, sizeof v) < 0 ||
+		    str_fmt(w, sizeof w, "%d", l->dnsbl[i].weight) < 0)
+			return -1;
+		r |= print_directive("dnsbl", v, l->dnsbl[i].weight != 1 ? w : NULL, NULL);
+	}
+	return r;
+}
+
 /* Required directives always differ from (absent) defaults. */
 static int print_nondefault(const struct conf *c)
 {
@@ -152,6 +179,7 @@ static int print_nondefault(const struct conf *c)
 		r |=
 		    print_directive("domain", c->domains[i].name, "maildir", c->domains[i].maildir);
 	r |= print_security(c);
+	r |= print_limits(&c->limits);
 	if (r || fflush(stdout) == EOF) {
 		cli_err("check: cannot write the output");
 		return -1;

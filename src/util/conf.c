@@ -10,6 +10,7 @@
  * inet_pton only) and is fuzzed by fuzz/fuzz_conf.c.
  */
 #include "util/conf.h"
+#include "util/conf_int.h"
 #include "util/str.h"
 
 #include <arpa/inet.h>
@@ -25,49 +26,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define QUOTE_MAX 80  /* how much of a token an error message repeats */
-#define WHY_MAX	  256 /* detail text built by helpers */
-
-/* The tokens of one line; v[0] is the directive name. */
-struct toks {
-	char v[CONF_MAX_ARGS][CONF_PATH_MAX];
-	int n;
-};
-
-enum {
-	D_VERSION,
-	D_HOSTNAME,
-	D_SPOOL,
-	D_USER,
-	D_QUSER,
-	D_LISTEN,
-	D_DOMAIN,
-	D_USERS,
-	D_SOCKET,
-	D_POSTMASTER,
-	D_RESOLVER,
-	D_MAXMSG,
-	D_MAXRCPT,
-	D_WORKERS,
-	D_TLS,
-	D_AUTH_DELAY,
-	D_AUTH_LOCK,
-	D_AUTH_WINDOW,
-	D_AUTH_LOCKTIME,
-	D_TRUSTED,
-	D_RCVD_AUTH,
-	D_COUNT
-};
-
-struct pctx {
-	struct conf *c;
-	struct conf_errors *e;
-	const char *file;
-	int line;
-	int n_directives;	 /* directives seen so far ("version" must be first) */
-	int first_line[D_COUNT]; /* line a directive was first seen on, 0 = never */
-};
 
 struct directive {
 	const char *name;
@@ -111,8 +69,7 @@ err_vadd(struct conf_errors *e, const char *file, int line, const char *fmt, va_
 		mark_truncated(dst, CONF_ERR_MAX);
 }
 
-static void __attribute__((format(printf, 4, 5)))
-err_add(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
+void conf_err_add(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -120,8 +77,7 @@ err_add(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records an error about the current line; always returns -1. */
-static int __attribute__((format(printf, 2, 3))) perr(struct pctx *p, const char *fmt, ...)
+int conf_perr(struct pctx *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -130,8 +86,7 @@ static int __attribute__((format(printf, 2, 3))) perr(struct pctx *p, const char
 	return -1;
 }
 
-/* A token made safe and short for an error message ("..." when cut). */
-static const char *q(char *buf, size_t cap, const char *tok)
+const char *conf_q(char *buf, size_t cap, const char *tok)
 {
 	size_t n = strlen(tok);
 	str_sanitize(buf, cap, tok, n);
@@ -223,8 +178,7 @@ int conf_hostname_check(const char *s, size_t n, const char **why)
 	return 0;
 }
 
-/* Copy a checked hostname, lowercased, without its trailing dot. */
-static int host_normalize(char *dst, size_t cap, const char *s, size_t n)
+int conf_host_normalize(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (n > 0 && s[n - 1] == '.')
 		n--;
@@ -270,7 +224,7 @@ int conf_addr_normalize(const char *in, char *out, size_t cap, const char **why)
 	if (llen + 1 + dlen > CONF_ADDR_MAX - 1)
 		return fail(why, "address longer than 254 octets");
 	memcpy(tmp, in, llen + 1);
-	if (host_normalize(tmp + llen + 1, sizeof tmp - llen - 1, at + 1, dlen) < 0 ||
+	if (conf_host_normalize(tmp + llen + 1, sizeof tmp - llen - 1, at + 1, dlen) < 0 ||
 	    str_copy(out, cap, tmp) < 0)
 		return fail(why, "address too long");
 	return 0;
@@ -317,8 +271,7 @@ static int username_check(const char *s, const char **why)
 	return 0;
 }
 
-/* Decimal digits only. Returns 0, -1 when not a number, -2 on overflow. */
-static int parse_u64(const char *s, size_t n, uint64_t *out)
+int conf_parse_u64(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -341,12 +294,13 @@ static int port_parse(const char *s, uint16_t *port, char *why, size_t whycap)
 {
 	char qb[QUOTE_MAX];
 	uint64_t v = 0;
-	int r = parse_u64(s, strlen(s), &v);
+	int r = conf_parse_u64(s, strlen(s), &v);
 
 	if (r == -1)
-		return failf(why, whycap, "port '%s' is not a number", q(qb, sizeof qb, s));
+		return failf(why, whycap, "port '%s' is not a number", conf_q(qb, sizeof qb, s));
 	if (r == -2 || v < 1 || v > 65535)
-		return failf(why, whycap, "port %s is out of range 1-65535", q(qb, sizeof qb, s));
+		return failf(why, whycap, "port %s is out of range 1-65535",
+			     conf_q(qb, sizeof qb, s));
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -399,7 +353,7 @@ static int hostport_parse(const char *s, int allow_star, uint16_t defport,
 		return -1;
 	if ((!pstr && defport == 0) || (pstr && *pstr == '\0'))
 		return failf(why, whycap, "missing port in '%s' (expected ADDR:PORT)",
-			     q(qb, sizeof qb, s));
+			     conf_q(qb, sizeof qb, s));
 	if (pstr && port_parse(pstr, &port, why, whycap) < 0)
 		return -1;
 	memset(ss, 0, sizeof *ss);
@@ -410,7 +364,8 @@ static int hostport_parse(const char *s, int allow_star, uint16_t defport,
 		*sslen = sizeof *a;
 		if (inet_pton(AF_INET6, host, &a->sin6_addr) == 1)
 			return 0;
-		return failf(why, whycap, "'%s' is not an IPv6 address", q(qb, sizeof qb, host));
+		return failf(why, whycap, "'%s' is not an IPv6 address",
+			     conf_q(qb, sizeof qb, host));
 	}
 	struct sockaddr_in *a = (struct sockaddr_in *)ss;
 	a->sin_family = AF_INET;
@@ -422,7 +377,7 @@ static int hostport_parse(const char *s, int allow_star, uint16_t defport,
 	}
 	if (inet_pton(AF_INET, host, &a->sin_addr) == 1)
 		return 0;
-	return failf(why, whycap, "'%s' is not an IPv4 address", q(qb, sizeof qb, host));
+	return failf(why, whycap, "'%s' is not an IPv4 address", conf_q(qb, sizeof qb, host));
 }
 
 /* 0 = different, 1 = same address and port, 2 = same port, one is a wildcard. */
@@ -458,10 +413,10 @@ static void d_version(struct pctx *p, const struct toks *t)
 	char qb[QUOTE_MAX];
 
 	if (p->n_directives > 0)
-		perr(p, "version: must be the first directive");
+		conf_perr(p, "version: must be the first directive");
 	else if (strcmp(t->v[1], "1") != 0)
-		perr(p, "version: unsupported version '%s' (this sealpost reads version 1)",
-		     q(qb, sizeof qb, t->v[1]));
+		conf_perr(p, "version: unsupported version '%s' (this sealpost reads version 1)",
+			  conf_q(qb, sizeof qb, t->v[1]));
 }
 
 static void d_hostname(struct pctx *p, const struct toks *t)
@@ -470,12 +425,13 @@ static void d_hostname(struct pctx *p, const struct toks *t)
 	char qb[QUOTE_MAX];
 
 	if (conf_hostname_check(t->v[1], strlen(t->v[1]), &why) < 0) {
-		perr(p, "hostname: '%s' is not a valid hostname: %s", q(qb, sizeof qb, t->v[1]),
-		     why);
+		conf_perr(p, "hostname: '%s' is not a valid hostname: %s",
+			  conf_q(qb, sizeof qb, t->v[1]), why);
 		return;
 	}
-	if (host_normalize(p->c->hostname, sizeof p->c->hostname, t->v[1], strlen(t->v[1])) < 0)
-		perr(p, "hostname: too long");
+	if (conf_host_normalize(p->c->hostname, sizeof p->c->hostname, t->v[1], strlen(t->v[1])) <
+	    0)
+		conf_perr(p, "hostname: too long");
 }
 
 static void set_path(struct pctx *p, const struct toks *t, char *dst, size_t cap)
@@ -484,7 +440,7 @@ static void set_path(struct pctx *p, const struct toks *t, char *dst, size_t cap
 	char qb[QUOTE_MAX];
 
 	if (path_set(dst, cap, t->v[1], &why) < 0)
-		perr(p, "%s: '%s' %s", t->v[0], q(qb, sizeof qb, t->v[1]), why);
+		conf_perr(p, "%s: '%s' %s", t->v[0], conf_q(qb, sizeof qb, t->v[1]), why);
 }
 
 static void d_spool(struct pctx *p, const struct toks *t)
@@ -503,8 +459,9 @@ static void d_socket(struct pctx *p, const struct toks *t)
 	size_t n = strlen(t->v[1]);
 
 	if (n >= max) {
-		perr(p, "socket: path is %zu bytes; a unix socket path must be shorter than %zu", n,
-		     max);
+		conf_perr(p,
+			  "socket: path is %zu bytes; a unix socket path must be shorter than %zu",
+			  n, max);
 		return;
 	}
 	set_path(p, t, p->c->socket_path, sizeof p->c->socket_path);
@@ -516,10 +473,10 @@ static void set_user(struct pctx *p, const struct toks *t, char *dst, size_t cap
 	char qb[QUOTE_MAX];
 
 	if (username_check(t->v[1], &why) < 0)
-		perr(p, "%s: '%s' is not a valid user name: %s", t->v[0], q(qb, sizeof qb, t->v[1]),
-		     why);
+		conf_perr(p, "%s: '%s' is not a valid user name: %s", t->v[0],
+			  conf_q(qb, sizeof qb, t->v[1]), why);
 	else if (str_copy(dst, cap, t->v[1]) < 0)
-		perr(p, "%s: name too long", t->v[0]);
+		conf_perr(p, "%s: name too long", t->v[0]);
 }
 
 static void d_user(struct pctx *p, const struct toks *t)
@@ -552,12 +509,14 @@ static int listen_clash(struct pctx *p, const struct conf_listen *l, const char 
 	for (size_t i = 0; i < p->c->n_listen; i++) {
 		int r = sockaddr_clash(&l->addr, &p->c->listen[i].addr);
 		if (r == 1)
-			perr(p, "listen: duplicate listener %s (first on line %d)",
-			     q(qb, sizeof qb, text), p->c->listen[i].line);
+			conf_perr(p, "listen: duplicate listener %s (first on line %d)",
+				  conf_q(qb, sizeof qb, text), p->c->listen[i].line);
 		else if (r == 2)
-			perr(p,
-			     "listen: %s overlaps %s on line %d (a wildcard covers every address)",
-			     q(qb, sizeof qb, text), p->c->listen[i].text, p->c->listen[i].line);
+			conf_perr(
+			    p,
+			    "listen: %s overlaps %s on line %d (a wildcard covers every address)",
+			    conf_q(qb, sizeof qb, text), p->c->listen[i].text,
+			    p->c->listen[i].line);
 		if (r)
 			return 1;
 	}
@@ -570,15 +529,15 @@ static int listen_build(struct pctx *p, const struct toks *t, struct conf_listen
 
 	memset(l, 0, sizeof *l);
 	if (p->c->n_listen >= CONF_MAX_LISTEN)
-		return perr(p, "listen: too many listeners (at most %d)", CONF_MAX_LISTEN);
+		return conf_perr(p, "listen: too many listeners (at most %d)", CONF_MAX_LISTEN);
 	if (hostport_parse(t->v[1], 1, 0, &l->addr, &l->addr_len, why, sizeof why) < 0)
-		return perr(p, "listen: %s", why);
+		return conf_perr(p, "listen: %s", why);
 	if (listen_kind_parse(t->v[2], &l->kind) < 0)
-		return perr(p,
-			    "listen: unknown kind '%s' (expected smtp, submission or submissions)",
-			    q(qb, sizeof qb, t->v[2]));
+		return conf_perr(
+		    p, "listen: unknown kind '%s' (expected smtp, submission or submissions)",
+		    conf_q(qb, sizeof qb, t->v[2]));
 	if (str_copy(l->text, sizeof l->text, t->v[1]) < 0)
-		return perr(p, "listen: address too long");
+		return conf_perr(p, "listen: address too long");
 	l->line = p->line;
 	return 0;
 }
@@ -619,23 +578,24 @@ static int domain_build(struct pctx *p, const struct toks *t, struct conf_domain
 
 	memset(d, 0, sizeof *d);
 	if (conf_hostname_check(name, strlen(name), &why) < 0)
-		return perr(p, "domain: '%s' is not a valid domain: %s", q(qb, sizeof qb, name),
-			    why);
-	if (host_normalize(d->name, sizeof d->name, name, strlen(name)) < 0)
-		return perr(p, "domain: name too long");
+		return conf_perr(p, "domain: '%s' is not a valid domain: %s",
+				 conf_q(qb, sizeof qb, name), why);
+	if (conf_host_normalize(d->name, sizeof d->name, name, strlen(name)) < 0)
+		return conf_perr(p, "domain: name too long");
 	if (strcmp(t->v[2], "maildir") != 0)
-		return perr(p, "domain: unknown delivery '%s' (expected 'maildir')",
-			    q(qb, sizeof qb, t->v[2]));
+		return conf_perr(p, "domain: unknown delivery '%s' (expected 'maildir')",
+				 conf_q(qb, sizeof qb, t->v[2]));
 	if (pattern_check(t->v[3], &why) < 0)
-		return perr(p, "domain: maildir pattern '%s' %s", q(qb, sizeof qb, t->v[3]), why);
+		return conf_perr(p, "domain: maildir pattern '%s' %s",
+				 conf_q(qb, sizeof qb, t->v[3]), why);
 	if (str_copy(d->maildir, sizeof d->maildir, t->v[3]) < 0)
-		return perr(p, "domain: maildir pattern too long");
+		return conf_perr(p, "domain: maildir pattern too long");
 	const struct conf_domain *old = conf_find_domain(p->c, d->name, strlen(d->name));
 	if (old)
-		return perr(p, "domain: duplicate domain '%s' (first on line %d)", d->name,
-			    old->line);
+		return conf_perr(p, "domain: duplicate domain '%s' (first on line %d)", d->name,
+				 old->line);
 	if (p->c->n_domains >= CONF_MAX_DOMAINS)
-		return perr(p, "domain: too many domains (at most %d)", CONF_MAX_DOMAINS);
+		return conf_perr(p, "domain: too many domains (at most %d)", CONF_MAX_DOMAINS);
 	d->line = p->line;
 	return 0;
 }
@@ -654,8 +614,8 @@ static void d_postmaster(struct pctx *p, const struct toks *t)
 	char qb[QUOTE_MAX];
 
 	if (conf_addr_normalize(t->v[1], p->c->postmaster, sizeof p->c->postmaster, &why) < 0)
-		perr(p, "postmaster: '%s' is not a valid address: %s", q(qb, sizeof qb, t->v[1]),
-		     why);
+		conf_perr(p, "postmaster: '%s' is not a valid address: %s",
+			  conf_q(qb, sizeof qb, t->v[1]), why);
 }
 
 static void d_resolver(struct pctx *p, const struct toks *t)
@@ -666,15 +626,14 @@ static void d_resolver(struct pctx *p, const struct toks *t)
 	if (hostport_parse(t->v[1], 0, 53, &c->resolver_addr, &c->resolver_addr_len, why,
 			   sizeof why) < 0) {
 		c->resolver_addr_len = 0;
-		perr(p, "resolver: %s", why);
+		conf_perr(p, "resolver: %s", why);
 	} else if (str_copy(c->resolver, sizeof c->resolver, t->v[1]) < 0) {
 		c->resolver_addr_len = 0;
-		perr(p, "resolver: address too long");
+		conf_perr(p, "resolver: address too long");
 	}
 }
 
-/* N with an optional K, M or G suffix (powers of 1024). */
-static int size_parse(const char *s, uint64_t *out)
+int conf_size_parse(const char *s, uint64_t *out)
 {
 	size_t n = strlen(s);
 	unsigned shift = 0;
@@ -686,7 +645,7 @@ static int size_parse(const char *s, uint64_t *out)
 		shift = 10u * (unsigned)(1 + (f - sfx) / 2);
 		n--;
 	}
-	if (parse_u64(s, n, out) < 0 || *out > (UINT64_MAX >> shift))
+	if (conf_parse_u64(s, n, out) < 0 || *out > (UINT64_MAX >> shift))
 		return -1;
 	*out <<= shift;
 	return 0;
@@ -697,11 +656,12 @@ static void d_maxmsg(struct pctx *p, const struct toks *t)
 	char qb[QUOTE_MAX];
 	uint64_t v = 0;
 
-	if (size_parse(t->v[1], &v) < 0)
-		perr(p, "max-message-size: '%s' is not a size (N, NK, NM or NG)",
-		     q(qb, sizeof qb, t->v[1]));
+	if (conf_size_parse(t->v[1], &v) < 0)
+		conf_perr(p, "max-message-size: '%s' is not a size (N, NK, NM or NG)",
+			  conf_q(qb, sizeof qb, t->v[1]));
 	else if (v < CONF_MIN_MAXMSG || v > CONF_MAX_MAXMSG)
-		perr(p, "max-message-size: %s is out of range 1K-2G", q(qb, sizeof qb, t->v[1]));
+		conf_perr(p, "max-message-size: %s is out of range 1K-2G",
+			  conf_q(qb, sizeof qb, t->v[1]));
 	else
 		p->c->max_message_size = v;
 }
@@ -711,12 +671,13 @@ static void uint_arg(struct pctx *p, const struct toks *t, unsigned lo, unsigned
 {
 	char qb[QUOTE_MAX];
 	uint64_t v = 0;
-	int r = parse_u64(t->v[1], strlen(t->v[1]), &v);
+	int r = conf_parse_u64(t->v[1], strlen(t->v[1]), &v);
 
 	if (r == -1)
-		perr(p, "%s: '%s' is not a number", t->v[0], q(qb, sizeof qb, t->v[1]));
+		conf_perr(p, "%s: '%s' is not a number", t->v[0], conf_q(qb, sizeof qb, t->v[1]));
 	else if (r == -2 || v < lo || v > hi)
-		perr(p, "%s: %s is out of range %u-%u", t->v[0], q(qb, sizeof qb, t->v[1]), lo, hi);
+		conf_perr(p, "%s: %s is out of range %u-%u", t->v[0],
+			  conf_q(qb, sizeof qb, t->v[1]), lo, hi);
 	else
 		*out = (unsigned)v;
 }
@@ -770,7 +731,7 @@ static int net_parse(const char *s, struct conf_net *n)
 		return -1;
 	n->prefix = n->family == AF_INET ? 32 : 128;
 	if (slash) {
-		if (parse_u64(slash + 1, strlen(slash + 1), &len) < 0 || len > n->prefix)
+		if (conf_parse_u64(slash + 1, strlen(slash + 1), &len) < 0 || len > n->prefix)
 			return -1;
 		n->prefix = (unsigned)len;
 	}
@@ -783,12 +744,13 @@ static void d_trusted(struct pctx *p, const struct toks *t)
 
 	for (int i = 1; i < t->n; i++) {
 		if (p->c->n_trusted >= CONF_MAX_NETS) {
-			perr(p, "trusted-networks: too many networks (at most %d)", CONF_MAX_NETS);
+			conf_perr(p, "trusted-networks: too many networks (at most %d)",
+				  CONF_MAX_NETS);
 			return;
 		}
 		if (net_parse(t->v[i], &p->c->trusted[p->c->n_trusted]) < 0) {
-			perr(p, "trusted-networks: '%s' is not ADDR or ADDR/LEN",
-			     q(qb, sizeof qb, t->v[i]));
+			conf_perr(p, "trusted-networks: '%s' is not ADDR or ADDR/LEN",
+				  conf_q(qb, sizeof qb, t->v[i]));
 			return;
 		}
 		p->c->n_trusted++;
@@ -802,7 +764,7 @@ static void d_rcvd_auth(struct pctx *p, const struct toks *t)
 	else if (strcmp(t->v[1], "no") == 0)
 		p->c->received_auth_user = 0;
 	else
-		perr(p, "received-auth-user: expected yes or no");
+		conf_perr(p, "received-auth-user: expected yes or no");
 }
 
 int conf_trusted(const struct conf *c, int family, const void *addr)
@@ -828,20 +790,20 @@ static void d_tls(struct pctx *p, const struct toks *t)
 	char qb[QUOTE_MAX];
 
 	if (strcmp(t->v[1], "cert") != 0 || strcmp(t->v[3], "key") != 0) {
-		perr(p, "tls: expected 'tls cert FILE key FILE'");
+		conf_perr(p, "tls: expected 'tls cert FILE key FILE'");
 		return;
 	}
 	if (p->c->n_tls >= CONF_MAX_TLS) {
-		perr(p, "tls: too many certificates (at most %d)", CONF_MAX_TLS);
+		conf_perr(p, "tls: too many certificates (at most %d)", CONF_MAX_TLS);
 		return;
 	}
 	tl = &p->c->tls[p->c->n_tls];
 	if (path_set(tl->cert, sizeof tl->cert, t->v[2], &why) < 0) {
-		perr(p, "tls: cert '%s' %s", q(qb, sizeof qb, t->v[2]), why);
+		conf_perr(p, "tls: cert '%s' %s", conf_q(qb, sizeof qb, t->v[2]), why);
 		return;
 	}
 	if (path_set(tl->key, sizeof tl->key, t->v[4], &why) < 0) {
-		perr(p, "tls: key '%s' %s", q(qb, sizeof qb, t->v[4]), why);
+		conf_perr(p, "tls: key '%s' %s", conf_q(qb, sizeof qb, t->v[4]), why);
 		return;
 	}
 	tl->line = p->line;
@@ -871,6 +833,9 @@ static const struct directive directives[D_COUNT] = {
     [D_TRUSTED] = {"trusted-networks", "trusted-networks CIDR...", 1, CONF_MAX_ARGS - 1, 0, 0,
 		   d_trusted},
     [D_RCVD_AUTH] = {"received-auth-user", "received-auth-user yes|no", 1, 1, 1, 0, d_rcvd_auth},
+    [D_LIMITS] = {"limits", "limits { or limits KEY VALUE", 1, CONF_MAX_ARGS - 1, 0, 0,
+		  conf_limits_directive},
+    [D_DNSBL] = {"dnsbl", "dnsbl ZONE[=A.B.C.D,...] [WEIGHT]", 1, 2, 0, 0, conf_limits_dnsbl},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */
@@ -943,7 +908,7 @@ static int line_ctl_check(struct pctx *p, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return perr(p, "control character 0x%02x", c);
+			return conf_perr(p, "control character 0x%02x", c);
 	}
 	return 0;
 }
@@ -959,6 +924,12 @@ static const struct directive *directive_find(const char *name, size_t *idx)
 	return NULL;
 }
 
+int conf_directive_known(const char *name)
+{
+	size_t idx;
+	return directive_find(name, &idx) != NULL;
+}
+
 /* The directive of a tokenized line when its shape is right, else NULL. */
 static const struct directive *directive_check(struct pctx *p, const struct toks *t)
 {
@@ -967,15 +938,16 @@ static const struct directive *directive_check(struct pctx *p, const struct toks
 	const struct directive *d = directive_find(t->v[0], &idx);
 
 	if (!d) {
-		perr(p, "unknown directive '%s'", q(qb, sizeof qb, t->v[0]));
+		conf_perr(p, "unknown directive '%s'", conf_q(qb, sizeof qb, t->v[0]));
 		return NULL;
 	}
 	if (t->n - 1 < d->min_args || t->n - 1 > d->max_args) {
-		perr(p, "%s: wrong number of arguments (usage: %s)", d->name, d->usage);
+		conf_perr(p, "%s: wrong number of arguments (usage: %s)", d->name, d->usage);
 		return NULL;
 	}
 	if (d->once && p->first_line[idx]) {
-		perr(p, "%s: duplicate directive (first on line %d)", d->name, p->first_line[idx]);
+		conf_perr(p, "%s: duplicate directive (first on line %d)", d->name,
+			  p->first_line[idx]);
 		return NULL;
 	}
 	if (!p->first_line[idx])
@@ -994,11 +966,15 @@ static void parse_line(struct pctx *p, const char *s, size_t n)
 	if (line_ctl_check(p, s, n) < 0)
 		return;
 	if (tokenize(s, n, &t, &why) < 0) {
-		perr(p, "%s", why);
+		conf_perr(p, "%s", why);
 		return;
 	}
 	if (t.n == 0)
 		return;
+	if (conf_limits_block_line(p, &t)) {
+		p->n_directives++;
+		return;
+	}
 	const struct directive *d = directive_check(p, &t);
 	if (d)
 		d->fn(p, &t);
@@ -1010,28 +986,29 @@ static void parse_finish(struct pctx *p)
 {
 	struct conf *c = p->c;
 
+	conf_limits_finish(p);
 	for (size_t i = 0; i < D_COUNT; i++)
 		if (directives[i].required && !p->first_line[i])
-			err_add(p->e, p->file, 0, "missing required directive '%s'",
-				directives[i].name);
+			conf_err_add(p->e, p->file, 0, "missing required directive '%s'",
+				     directives[i].name);
 	if (c->postmaster[0] && c->n_domains > 0) {
 		const char *dom = strrchr(c->postmaster, '@') + 1;
 		if (!conf_find_domain(c, dom, strlen(dom)))
-			err_add(p->e, p->file, p->first_line[D_POSTMASTER],
-				"postmaster: domain '%s' of %s is not a configured domain", dom,
-				c->postmaster);
+			conf_err_add(p->e, p->file, p->first_line[D_POSTMASTER],
+				     "postmaster: domain '%s' of %s is not a configured domain",
+				     dom, c->postmaster);
 	}
 	for (size_t i = 0; i < c->n_listen; i++)
 		if (c->listen[i].kind != LISTEN_SMTP && c->n_tls == 0)
-			err_add(
+			conf_err_add(
 			    p->e, p->file, c->listen[i].line,
 			    "listen: a %s listener needs TLS: add a 'tls cert FILE key FILE' line",
 			    c->listen[i].kind == LISTEN_SUBMISSION ? "submission" : "submissions");
 	if (strcmp(c->user, c->queue_user) == 0) {
 		int l = p->first_line[D_USER] > p->first_line[D_QUSER] ? p->first_line[D_USER]
 								       : p->first_line[D_QUSER];
-		err_add(p->e, p->file, l, "user and queue-user must differ (both are '%s')",
-			c->user);
+		conf_err_add(p->e, p->file, l, "user and queue-user must differ (both are '%s')",
+			     c->user);
 	}
 }
 
@@ -1064,12 +1041,12 @@ int conf_parse(const char *text, size_t len, const char *filename, struct conf *
 	p.file = filename;
 	conf_defaults(out);
 	if (str_copy(out->path, sizeof out->path, filename) < 0)
-		err_add(errs, filename, 0, "file name too long");
+		conf_err_add(errs, filename, 0, "file name too long");
 	while (off < len) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		if (p.line == INT_MAX) {
-			err_add(errs, filename, 0, "too many lines");
+			conf_err_add(errs, filename, 0, "too many lines");
 			break;
 		}
 		p.line++;
@@ -1157,11 +1134,11 @@ int conf_load(const char *path, struct conf *out, struct conf_errors *errs)
 	conf_defaults(out);
 	if (conf_read_file(path, CONF_FILE_MAX, &buf, &len, &errnum) < 0) {
 		if (errnum == EFBIG)
-			err_add(errs, path, 0, "file is larger than 1 MiB");
+			conf_err_add(errs, path, 0, "file is larger than 1 MiB");
 		else if (errnum == EINVAL)
-			err_add(errs, path, 0, "not a regular file");
+			conf_err_add(errs, path, 0, "not a regular file");
 		else
-			err_add(errs, path, 0, "cannot open: %s", strerror(errnum));
+			conf_err_add(errs, path, 0, "cannot open: %s", strerror(errnum));
 		return -1;
 	}
 	int r = conf_parse(buf, len, path, out, errs);

@@ -1,5 +1,6 @@
 /*
- * test_conf: unit tests for the sealpost.conf parser (src/util/conf.c).
+ * test_conf: unit tests for the sealpost.conf parser (src/util/conf.c and
+ * conf_limits.c: the limits block and dnsbl lines).
  *
  * Security role: pins down that every malformed value is refused with a
  * precise "file:line: reason", that nothing is silently truncated and
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "util/conf.h"
+#include "util/conf_limits.h"
 
 #define BASE                                                                                       \
 	"hostname mx.example.test\n"                                                               \
@@ -566,6 +568,547 @@ static void test_load(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- limits and dnsbl (src/util/conf_limits.c) ------------------------ */
+
+static void parse_ok(const char *text)
+{
+	if (parse(text) != 0) {
+		print_errors();
+		fail();
+	}
+}
+
+/* BASE plus lines must give exactly the error "t.conf:LINE: why". */
+static void expect_error_at(const char *lines, int line, const char *why)
+{
+	char text[4096], want[CONF_ERR_MAX];
+
+	snprintf(text, sizeof text, "%s%s\n", BASE, lines);
+	snprintf(want, sizeof want, "t.conf:%d: %s", line, why);
+	assert_int_equal(parse(text), -1);
+	if (E.n != 1 || strcmp(E.msg[0], want) != 0) {
+		print_message("lines: %s\nwant: %s\n", lines, want);
+		print_errors();
+		fail();
+	}
+}
+
+static void test_limits_defaults(void **state)
+{
+	struct conf_limits def;
+	(void)state;
+	parse_ok(BASE);
+	conf_limits_defaults(&def);
+	assert_memory_equal(&C.limits, &def, sizeof def);
+	assert_int_equal(C.limits.max_conn, 2000);
+	assert_int_equal(C.limits.max_conn_ip, 20);
+	assert_int_equal(C.limits.conn_rate.count, 60);
+	assert_int_equal(C.limits.conn_rate.period, 60);
+	assert_int_equal(C.limits.session_memory, 256 * 1024);
+	assert_int_equal(C.limits.pregreet, 1);
+	assert_string_equal(C.limits.store, "");
+	assert_int_equal(C.limits.n_dnsbl, 0);
+	assert_true(C.limits.tarpit_after < C.limits.max_errors);
+	assert_true(C.limits.session_timeout >= C.limits.cmd_timeout);
+}
+
+static void test_limits_block(void **state)
+{
+	const struct conf_limits *l = &C.limits;
+	(void)state;
+	parse_ok(BASE "limits {   # abuse limits\n"
+		      "\tmax-connections 5000\n"
+		      "    max-connections-per-ip 10\n"
+		      "    max-connections-per-net 50\n"
+		      "    connection-rate 30/1m\n"
+		      "    recipient-rate 500/1h\n"
+		      "    user-message-rate 100/1d\n"
+		      "    user-recipient-rate 5/10s\n"
+		      "    messages-per-session 20\n"
+		      "    recipients-per-message 200\n"
+		      "    max-errors 5\n"
+		      "    tarpit-after 0\n"
+		      "    tarpit-max 2000ms\n"
+		      "    command-timeout 5m\n"
+		      "    data-timeout 120\n"
+		      "    session-timeout 1h\n"
+		      "    min-data-rate off\n"
+		      "    data-rate-grace 1m\n"
+		      "    session-memory 64K\n"
+		      "    pregreet off\n"
+		      "    pregreet-wait 500ms\n"
+		      "    pregreet-remember 7d\n"
+		      "    pipelining-check off\n"
+		      "    store redis://[::1]:6380\n"
+		      "    store-sync 50ms\n"
+		      "    dnsbl-threshold 3\n"
+		      "    dns-timeout 2s\n"
+		      "}\n");
+	assert_int_equal(l->max_conn, 5000);
+	assert_int_equal(l->max_conn_ip, 10);
+	assert_int_equal(l->max_conn_net, 50);
+	assert_int_equal(l->conn_rate.count, 30);
+	assert_int_equal(l->conn_rate.period, 60);
+	assert_int_equal(l->rcpt_rate.count, 500);
+	assert_int_equal(l->rcpt_rate.period, 3600);
+	assert_int_equal(l->user_msg_rate.period, 86400);
+	assert_int_equal(l->user_rcpt_rate.count, 5);
+	assert_int_equal(l->user_rcpt_rate.period, 10);
+	assert_int_equal(l->msgs_per_session, 20);
+	assert_int_equal(C.max_rcpt, 200);
+	assert_int_equal(l->max_errors, 5);
+	assert_int_equal(l->tarpit_after, 0);
+	assert_int_equal(l->tarpit_max, 2);
+	assert_int_equal(l->cmd_timeout, 300);
+	assert_int_equal(l->data_timeout, 120);
+	assert_int_equal(l->session_timeout, 3600);
+	assert_int_equal(l->min_data_rate, 0);
+	assert_int_equal(l->data_rate_grace, 60);
+	assert_int_equal(l->session_memory, 64 * 1024);
+	assert_int_equal(l->pregreet, 0);
+	assert_int_equal(l->pregreet_wait_ms, 500);
+	assert_int_equal(l->pregreet_remember, 7 * 86400);
+	assert_int_equal(l->pipelining_check, 0);
+	assert_string_equal(l->store, "redis://[::1]:6380");
+	assert_string_equal(l->store_host, "::1");
+	assert_int_equal(l->store_port, 6380);
+	assert_int_equal(l->store_sync_ms, 50);
+	assert_int_equal(l->dnsbl_threshold, 3);
+	assert_int_equal(l->dns_timeout_ms, 2000);
+}
+
+static void test_limits_oneline(void **state)
+{
+	const struct conf_limits *l = &C.limits;
+	(void)state;
+	parse_ok("limits max-connections 1\n" BASE "limits store redis://127.0.0.1:6379\n"
+		 "limits connection-rate off\nlimits min-data-rate 10000000\n"
+		 "limits session-memory 64M\nlimits pregreet on\nlimits dns-timeout 100ms\n"
+		 "limits pregreet-wait 0\nlimits tarpit-max 60s\nlimits session-timeout 10s\n"
+		 "limits command-timeout 10s\n");
+	assert_int_equal(l->max_conn, 1);
+	assert_string_equal(l->store, "redis://127.0.0.1:6379");
+	assert_string_equal(l->store_host, "127.0.0.1");
+	assert_int_equal(l->store_port, 6379);
+	assert_int_equal(l->conn_rate.count, 0);
+	assert_true(l->conn_rate.period >= 1);
+	assert_int_equal(l->min_data_rate, 10000000);
+	assert_int_equal(l->session_memory, 64 * 1024 * 1024);
+	assert_int_equal(l->pregreet, 1);
+	assert_int_equal(l->dns_timeout_ms, 100);
+	assert_int_equal(l->pregreet_wait_ms, 0);
+	assert_int_equal(l->tarpit_max, 60);
+	assert_int_equal(l->session_timeout, 10);
+	/* redis without a port: 6379; hostnames are lowercased */
+	parse_ok(BASE "limits store redis://Redis.Example.TEST.\n");
+	assert_string_equal(l->store_host, "redis.example.test");
+	assert_int_equal(l->store_port, 6379);
+	parse_ok(BASE "limits store redis://[2001:db8::1]\nlimits store-sync 10s\n");
+	assert_string_equal(l->store_host, "2001:db8::1");
+	assert_int_equal(l->store_port, 6379);
+	assert_int_equal(l->store_sync_ms, 10000);
+	parse_ok(BASE "limits store local\n");
+	assert_string_equal(l->store, "");
+	assert_int_equal(l->store_port, 0);
+}
+
+static void test_limits_value_errors(void **state)
+{
+	(void)state;
+	expect_line_error("limits max-connections 0",
+			  "limits: max-connections: 0 is out of range 1-1000000");
+	expect_line_error("limits max-connections-per-ip 1000001",
+			  "limits: max-connections-per-ip: 1000001 is out of range 1-1000000");
+	expect_line_error("limits max-connections-per-net 99999999999999999999999",
+			  "limits: max-connections-per-net: 99999999999999999999999 is out of "
+			  "range 1-1000000");
+	expect_line_error("limits max-connections -5",
+			  "limits: max-connections: '-5' is not a number");
+	expect_line_error("limits messages-per-session 100001",
+			  "limits: messages-per-session: 100001 is out of range 1-100000");
+	expect_line_error("limits max-errors 0", "limits: max-errors: 0 is out of range 1-1000");
+	expect_line_error("limits tarpit-after 1001",
+			  "limits: tarpit-after: 1001 is out of range 0-1000");
+	expect_line_error("limits min-data-rate 0",
+			  "limits: min-data-rate: 0 is out of range 1-10000000");
+	expect_line_error("limits min-data-rate fast",
+			  "limits: min-data-rate: 'fast' is not a number");
+	expect_line_error("limits recipients-per-message 99",
+			  "limits: recipients-per-message: 99 is out of range 100-1000");
+	expect_line_error("limits pregreet yes", "limits: pregreet: expected on or off");
+	expect_line_error("limits pipelining-check ON",
+			  "limits: pipelining-check: expected on or off");
+	expect_line_error("limits dnsbl-threshold 1001",
+			  "limits: dnsbl-threshold: 1001 is out of range -1000-1000");
+	expect_line_error("limits dnsbl-threshold 0",
+			  "limits: dnsbl-threshold: must be at least 1 (a client on no list "
+			  "scores 0, so 0 would refuse every client)");
+	expect_line_error("limits dnsbl-threshold -5",
+			  "limits: dnsbl-threshold: must be at least 1 (a client on no list "
+			  "scores 0, so -5 would refuse every client)");
+	expect_line_error("limits dnsbl-threshold 2x",
+			  "limits: dnsbl-threshold: '2x' is not a number");
+	expect_line_error("limits session-memory 15K",
+			  "limits: session-memory: 15K is out of range 16K-64M");
+	expect_line_error("limits session-memory 65M",
+			  "limits: session-memory: 65M is out of range 16K-64M");
+	expect_line_error("limits session-memory 1G",
+			  "limits: session-memory: '1G' is not a size (N, NK or NM)");
+	expect_line_error("limits session-memory 64KB",
+			  "limits: session-memory: '64KB' is not a size (N, NK or NM)");
+	expect_line_error("limits max-connections", "limits: max-connections: expected one value "
+						    "(usage: max-connections N)");
+	expect_line_error("limits max-connections 1 2", "limits: max-connections: expected one "
+							"value (usage: max-connections N)");
+	expect_line_error("limits frobs 3", "limits: unknown key 'frobs'");
+	expect_line_error("limits hostname x.test",
+			  "limits: 'hostname' is a directive, not a limit");
+	expect_line_error("limits", "limits: wrong number of arguments (usage: limits { or limits "
+				    "KEY VALUE)");
+}
+
+static void test_limits_durations(void **state)
+{
+	(void)state;
+	parse_ok(BASE "limits command-timeout 3600000ms\nlimits data-timeout 1h\n"
+		      "limits session-timeout 1d\nlimits pregreet-remember 30d\n"
+		      "limits data-rate-grace 0\nlimits pregreet-wait 30s\n");
+	assert_int_equal(C.limits.cmd_timeout, 3600);
+	assert_int_equal(C.limits.session_timeout, 86400);
+	assert_int_equal(C.limits.pregreet_remember, 30 * 86400);
+	assert_int_equal(C.limits.pregreet_wait_ms, 30000);
+	expect_line_error("limits command-timeout 1500ms",
+			  "limits: command-timeout: 1500ms must be whole seconds");
+	expect_line_error("limits command-timeout 0",
+			  "limits: command-timeout: 0 is out of range 1s-1h");
+	expect_line_error("limits data-timeout 61m",
+			  "limits: data-timeout: 61m is out of range 1s-1h");
+	expect_line_error("limits session-timeout 9s",
+			  "limits: session-timeout: 9s is out of range 10s-1d");
+	expect_line_error("limits tarpit-max 61", "limits: tarpit-max: 61 is out of range 0-60s");
+	expect_line_error("limits pregreet-wait 30001ms",
+			  "limits: pregreet-wait: 30001ms is out of range 0-30s");
+	expect_line_error("limits pregreet-remember 31d",
+			  "limits: pregreet-remember: 31d is out of range 0-30d");
+	expect_line_error("limits store-sync 9ms",
+			  "limits: store-sync: 9ms is out of range 10ms-10s");
+	expect_line_error("limits dns-timeout 61s",
+			  "limits: dns-timeout: 61s is out of range 100ms-60s");
+	expect_line_error("limits dns-timeout 99999999999999999999d",
+			  "limits: dns-timeout: 99999999999999999999d is out of range 100ms-60s");
+	expect_line_error("limits dns-timeout 999999999999999999d",
+			  "limits: dns-timeout: 999999999999999999d is out of range 100ms-60s");
+	expect_line_error("limits command-timeout 5 m",
+			  "limits: command-timeout: expected one value (usage: command-timeout "
+			  "DURATION)");
+	static const char *bad[] = {"5x", "m", "-5s", "5sec", "5S", "1.5s", "5s ", "s5", "0x10"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char line[128], want[256];
+		snprintf(line, sizeof line, "limits data-rate-grace \"%s\"", bad[i]);
+		snprintf(want, sizeof want,
+			 "limits: data-rate-grace: '%s' is not a duration (N followed by ms, s, "
+			 "m, h or d, e.g. 30s)",
+			 bad[i]);
+		expect_line_error(line, want);
+	}
+}
+
+static void test_limits_rates(void **state)
+{
+	(void)state;
+	parse_ok(BASE "limits recipient-rate 100000000/1d\nlimits connection-rate 1/1s\n"
+		      "limits user-message-rate 10/90s\nlimits user-recipient-rate off\n");
+	assert_int_equal(C.limits.rcpt_rate.count, 100000000);
+	assert_int_equal(C.limits.rcpt_rate.period, 86400);
+	assert_int_equal(C.limits.conn_rate.count, 1);
+	assert_int_equal(C.limits.conn_rate.period, 1);
+	assert_int_equal(C.limits.user_msg_rate.period, 90);
+	assert_int_equal(C.limits.user_rcpt_rate.count, 0);
+	expect_line_error("limits connection-rate 60",
+			  "limits: connection-rate: expected N/DURATION like 60/1m, or off");
+	expect_line_error("limits connection-rate /1m",
+			  "limits: connection-rate: expected N/DURATION like 60/1m, or off");
+	expect_line_error("limits connection-rate x/1m",
+			  "limits: connection-rate: expected N/DURATION like 60/1m, or off");
+	expect_line_error("limits connection-rate 0/1m",
+			  "limits: connection-rate: count 0 is out of range 1-100000000");
+	expect_line_error("limits recipient-rate 100000001/1h",
+			  "limits: recipient-rate: count 100000001 is out of range 1-100000000");
+	expect_line_error("limits connection-rate 60/",
+			  "limits: connection-rate: period '' is not a duration (N followed by ms, "
+			  "s, m, h or d, e.g. 30s)");
+	expect_line_error("limits connection-rate 60/1m/2",
+			  "limits: connection-rate: period '1m/2' is not a duration (N followed by "
+			  "ms, s, m, h or d, e.g. 30s)");
+	expect_line_error("limits connection-rate 60/1500ms",
+			  "limits: connection-rate: period 1500ms must be whole seconds");
+	expect_line_error("limits connection-rate 60/0s",
+			  "limits: connection-rate: period 0s is out of range 1s-1d");
+	expect_line_error("limits user-message-rate 60/2d",
+			  "limits: user-message-rate: period 2d is out of range 1s-1d");
+}
+
+static void test_limits_store_errors(void **state)
+{
+	(void)state;
+	expect_line_error("limits store memcached://h:1",
+			  "limits: store: expected local or redis://HOST[:PORT]");
+	expect_line_error("limits store redis://h.test:0",
+			  "limits: store: port 0 is out of range 1-65535");
+	expect_line_error("limits store redis://h.test:65536",
+			  "limits: store: port 65536 is out of range 1-65535");
+	expect_line_error("limits store redis://h.test:", "limits: store: missing port after ':'");
+	expect_line_error("limits store redis://h.test:6379/0",
+			  "limits: store: port '6379/0' is not a number");
+	expect_line_error("limits store redis://::1:6379",
+			  "limits: store: IPv6 addresses must be in brackets, e.g. "
+			  "redis://[::1]:6379");
+	expect_line_error("limits store redis://[::1",
+			  "limits: store: missing ']' after the IPv6 address");
+	expect_line_error("limits store redis://[::1]x",
+			  "limits: store: unexpected text after ']'");
+	expect_line_error("limits store redis://[1.2.3.4]:1",
+			  "limits: store: '1.2.3.4' is not an IPv6 address");
+	expect_line_error("limits store redis://1.2.3:1",
+			  "limits: store: '1.2.3' is neither an IPv4 address nor a hostname: the "
+			  "last label is all digits (an IP address is not a hostname)");
+	expect_line_error("limits store redis://pw@h.test",
+			  "limits: store: 'pw@h.test' is neither an IPv4 address nor a hostname: "
+			  "invalid character (only letters, digits, '-' and '.')");
+	expect_line_error("limits store redis://",
+			  "limits: store: '' is neither an IPv4 address nor a hostname: empty "
+			  "hostname");
+}
+
+static void test_limits_block_errors(void **state)
+{
+	(void)state;
+	/* unterminated: the error names the opening line */
+	assert_int_equal(parse(BASE "limits {\nmax-connections 10\n"), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0],
+			    "t.conf:6: limits: block is not closed (a line with '}' is missing)");
+	/* a directive inside the block */
+	expect_error_at("limits {\nhostname x.test\n}", 7,
+			"limits: 'hostname' is a directive, not a limit (close the block with "
+			"'}' first)");
+	assert_int_equal(parse(BASE "limits {\nmax-connections 10\nspool /x\n}\n"), -1);
+	assert_true(has_error("t.conf:8: limits: 'spool' is a directive, not a limit (close "
+			      "the block with '}' first)"));
+	assert_int_equal(E.n, 1);
+	/* nesting */
+	assert_int_equal(parse(BASE "limits {\nlimits {\n}\n"), -1);
+	assert_true(has_error("t.conf:7: limits: blocks do not nest (this one was opened on "
+			      "line 6)"));
+	assert_int_equal(parse(BASE "limits {\nlimits max-errors 4\n}\n"), -1);
+	assert_true(has_error("t.conf:7: limits: blocks do not nest (this one was opened on "
+			      "line 6)"));
+	/* '{' last, '}' alone, no stray '}' */
+	expect_line_error("limits { max-connections 5\n}",
+			  "limits: '{' must be the last token on the line");
+	expect_line_error("}", "'}' without an open limits block");
+	expect_error_at("limits {\n} x", 7, "limits: '}' must be alone on its line");
+	expect_error_at("limits {\nbogus 1\n}", 7, "limits: unknown key 'bogus'");
+	expect_error_at("limits {\ndnsbl x.test\n}", 7,
+			"limits: 'dnsbl' is a directive, not a limit (close the block with '}' "
+			"first)");
+	/* the block closes: directives after it work; empty blocks and comments are fine */
+	parse_ok(BASE "limits {\n\n# none\n}\nlimits {\n  max-errors 20 # c\n}\nworkers 2\n");
+	assert_int_equal(C.limits.max_errors, 20);
+	assert_int_equal(C.workers, 2);
+	/* version must still come first */
+	assert_int_equal(parse("limits {\n}\nversion 1\n" BASE), -1);
+	assert_true(has_error("t.conf:3: version: must be the first directive"));
+	/* errors inside a block carry their own line */
+	assert_int_equal(parse(BASE "limits {\nmax-errors 0\nmax-connections x\n}\n"), -1);
+	assert_int_equal(E.n, 2);
+	assert_string_equal(E.msg[0], "t.conf:7: limits: max-errors: 0 is out of range 1-1000");
+	assert_string_equal(E.msg[1], "t.conf:8: limits: max-connections: 'x' is not a number");
+}
+
+static void test_limits_duplicates(void **state)
+{
+	(void)state;
+	expect_error_at("limits {\nmax-connections 10\n}\nlimits max-connections 20", 9,
+			"limits: max-connections: duplicate (first on line 7)");
+	assert_string_equal(E.msg[0], "t.conf:9: limits: max-connections: duplicate (first on "
+				      "line 7)");
+	assert_int_equal(parse(BASE "limits store local\nlimits {\nstore local\n}\n"), -1);
+	assert_true(has_error("t.conf:8: limits: store: duplicate (first on line 6)"));
+	/* a bad first value still counts as set */
+	assert_int_equal(parse(BASE "limits max-errors 0\nlimits max-errors 5\n"), -1);
+	assert_true(has_error("t.conf:7: limits: max-errors: duplicate (first on line 6)"));
+	/* recipients-per-message is max-recipients: either order is a duplicate */
+	assert_int_equal(parse(BASE "max-recipients 200\nlimits recipients-per-message 300\n"), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:7: limits: recipients-per-message: max-recipients "
+				      "is already set (line 6)");
+	assert_int_equal(parse(BASE "limits recipients-per-message 300\nmax-recipients 200\n"), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:7: max-recipients: duplicate directive (first on "
+				      "line 6)");
+	assert_int_equal(parse(BASE "limits recipients-per-message 300\n"
+				    "limits recipients-per-message 300\n"),
+			 -1);
+	assert_string_equal(E.msg[0], "t.conf:7: limits: recipients-per-message: duplicate "
+				      "(first on line 6)");
+	parse_ok(BASE "limits recipients-per-message 1000\n");
+	assert_int_equal(C.max_rcpt, 1000);
+}
+
+static void test_limits_cross_checks(void **state)
+{
+	(void)state;
+	/* tarpit-after must stay below max-errors, default 3 included */
+	expect_line_error("limits max-errors 3",
+			  "limits: tarpit-after (3) must be less than max-errors (3)");
+	assert_int_equal(parse(BASE "limits tarpit-after 8\nlimits max-errors 20\n"
+				    "limits tarpit-after 9\n"),
+			 -1);
+	assert_int_equal(parse(BASE "limits max-errors 2\nlimits tarpit-after 2\n"), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0],
+			    "t.conf:7: limits: tarpit-after (2) must be less than max-errors (2)");
+	parse_ok(BASE "limits max-errors 1\nlimits tarpit-after 0\n");
+	/* session-timeout at least command-timeout, checked at the end */
+	assert_int_equal(parse(BASE "limits session-timeout 1m\nlimits command-timeout 2m\n"), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:7: limits: session-timeout (60s) must be at least "
+				      "command-timeout (120s)");
+	expect_line_error("limits session-timeout 299",
+			  "limits: session-timeout (299s) must be at least command-timeout (300s)");
+	parse_ok(BASE "limits session-timeout 2m\nlimits command-timeout 2m\n");
+}
+
+static void test_dnsbl(void **state)
+{
+	const struct conf_limits *l = &C.limits;
+	(void)state;
+	parse_ok(BASE "dnsbl zen.spamhaus.org=127.0.0.2,127.0.0.3 2\n"
+		      "dnsbl Bl.SpamCop.NET.\n"
+		      "dnsbl list.dnswl.org -5\n"
+		      "limits dnsbl-threshold 2\n");
+	assert_int_equal(l->n_dnsbl, 3);
+	assert_string_equal(l->dnsbl[0].zone, "zen.spamhaus.org");
+	assert_int_equal(l->dnsbl[0].n_match, 2);
+	assert_int_equal(l->dnsbl[0].match[0], 0x7f000002);
+	assert_int_equal(l->dnsbl[0].match[1], 0x7f000003);
+	assert_int_equal(l->dnsbl[0].weight, 2);
+	assert_int_equal(l->dnsbl[0].line, 6);
+	assert_string_equal(l->dnsbl[1].zone, "bl.spamcop.net");
+	assert_int_equal(l->dnsbl[1].n_match, 0);
+	assert_int_equal(l->dnsbl[1].weight, 1);
+	assert_int_equal(l->dnsbl[2].weight, -5);
+	assert_int_equal(l->dnsbl_threshold, 2);
+	parse_ok(BASE "dnsbl a.test=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,"
+		      "127.0.0.7,127.1.2.3 100\ndnsbl b.test -100\n");
+	assert_int_equal(l->dnsbl[0].n_match, CONF_DNSBL_MATCH_MAX);
+	assert_int_equal(l->dnsbl[0].match[7], 0x7f010203);
+	assert_int_equal(l->dnsbl[0].weight, 100);
+	assert_int_equal(l->dnsbl[1].weight, -100);
+}
+
+static void test_dnsbl_errors(void **state)
+{
+	char text[4096];
+	size_t o;
+	(void)state;
+	expect_error_at("dnsbl zen.spamhaus.org=127.0.0.2\ndnsbl ZEN.spamhaus.org.", 7,
+			"dnsbl: duplicate zone 'zen.spamhaus.org' (first on line 6)");
+	assert_string_equal(E.msg[0], "t.conf:7: dnsbl: duplicate zone 'zen.spamhaus.org' (first "
+				      "on line 6)");
+	expect_line_error("dnsbl bad_zone.test",
+			  "dnsbl: 'bad_zone.test' is not a valid zone: invalid character (only "
+			  "letters, digits, '-' and '.')");
+	expect_line_error("dnsbl =127.0.0.2", "dnsbl: '' is not a valid zone: empty hostname");
+	expect_line_error("dnsbl 192.0.2.1",
+			  "dnsbl: '192.0.2.1' is not a valid zone: the last "
+			  "label is all digits (an IP address is not a hostname)");
+	expect_line_error("dnsbl x.test=", "dnsbl: empty answer in the list after '='");
+	expect_line_error("dnsbl x.test=127.0.0.2,", "dnsbl: empty answer in the list after '='");
+	expect_line_error("dnsbl x.test=127.0.0.2,,127.0.0.3",
+			  "dnsbl: empty answer in the list after '='");
+	expect_line_error("dnsbl x.test=10.0.0.2", "dnsbl: answer 10.0.0.2 is not in 127.0.0.0/8");
+	expect_line_error("dnsbl x.test=127.0.0", "dnsbl: answer '127.0.0' is not an IPv4 address");
+	expect_line_error("dnsbl x.test=::1", "dnsbl: answer '::1' is not an IPv4 address");
+	expect_line_error("dnsbl x.test=127.255.255.254",
+			  "dnsbl: answer 127.255.255.254 is a list's error code, never a listing");
+	expect_line_error("dnsbl x.test=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,"
+			  "127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9",
+			  "dnsbl: too many answers (at most 8)");
+	expect_line_error("dnsbl x.test 0", "dnsbl: weight 0 is out of range (-100 to -1 for an "
+					    "allow list, 1 to 100 for a block list)");
+	expect_line_error("dnsbl x.test 101", "dnsbl: weight 101 is out of range (-100 to -1 for "
+					      "an allow list, 1 to 100 for a block list)");
+	expect_line_error("dnsbl x.test -101", "dnsbl: weight -101 is out of range (-100 to -1 "
+					       "for an allow list, 1 to 100 for a block list)");
+	expect_line_error("dnsbl x.test +1", "dnsbl: weight '+1' is not a number");
+	expect_line_error("dnsbl x.test 1.5", "dnsbl: weight '1.5' is not a number");
+	expect_line_error("dnsbl x.test 1 2", "dnsbl: wrong number of arguments (usage: dnsbl "
+					      "ZONE[=A.B.C.D,...] [WEIGHT])");
+	expect_line_error("dnsbl", "dnsbl: wrong number of arguments (usage: dnsbl "
+				   "ZONE[=A.B.C.D,...] [WEIGHT])");
+	/* a zone so long that an IPv6 query name would not fit */
+	char line[300], want[400], zone[200];
+	memset(zone, 'a', sizeof zone);
+	for (size_t i = 60; i < sizeof zone; i += 61)
+		zone[i] = '.';
+	zone[190] = '\0';
+	snprintf(line, sizeof line, "dnsbl %s", zone);
+	snprintf(want, sizeof want,
+		 "dnsbl: zone '%.76s...' is too long (at most 189 octets, so that IPv6 queries "
+		 "fit)",
+		 zone);
+	expect_line_error(line, want);
+	zone[189] = '\0';
+	snprintf(text, sizeof text, "%sdnsbl %s\n", BASE, zone);
+	parse_ok(text);
+	/* at most CONF_MAX_DNSBL lists */
+	o = (size_t)snprintf(text, sizeof text, "%s", BASE);
+	for (int i = 0; i <= CONF_MAX_DNSBL; i++)
+		o += (size_t)snprintf(text + o, sizeof text - o, "dnsbl l%d.test\n", i);
+	assert_int_equal(parse(text), -1);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.conf:22: dnsbl: too many lists (at most 16)");
+}
+
+/* What check -n prints reads back to the same limits. */
+static void test_limits_text(void **state)
+{
+	static struct conf first;
+	char text[8192], val[CONF_LIMIT_TEXT_MAX];
+	const char *key;
+	size_t o;
+	(void)state;
+	parse_ok(BASE "limits {\nconnection-rate 90/90s\ntarpit-max 0\nsession-memory 100000\n"
+		      "store redis://[::1]:7000\npregreet-wait 1500ms\nsession-timeout 1d\n"
+		      "min-data-rate off\ndnsbl-threshold 7\nrecipient-rate off\n}\n"
+		      "dnsbl a.test=127.0.0.2,127.1.0.3 -3\ndnsbl b.test\n");
+	first = C;
+	o = (size_t)snprintf(text, sizeof text, "%s", BASE);
+	for (size_t i = 0; (key = conf_limits_key(i)) != NULL; i++) {
+		assert_int_equal(conf_limits_value(&first.limits, i, val, sizeof val), 0);
+		if (val[0])
+			o +=
+			    (size_t)snprintf(text + o, sizeof text - o, "limits %s %s\n", key, val);
+	}
+	assert_int_equal(conf_limits_value(&first.limits, 999, val, sizeof val), -1);
+	for (size_t i = 0; i < first.limits.n_dnsbl; i++) {
+		assert_int_equal(conf_dnsbl_text(&first.limits.dnsbl[i], val, sizeof val), 0);
+		o += (size_t)snprintf(text + o, sizeof text - o, "dnsbl %s %d\n", val,
+				      first.limits.dnsbl[i].weight);
+	}
+	parse_ok(text);
+	for (size_t i = 0; i < first.limits.n_dnsbl; i++)
+		first.limits.dnsbl[i].line = C.limits.dnsbl[i].line;
+	assert_memory_equal(&C.limits, &first.limits, sizeof C.limits);
+	assert_int_equal(conf_limits_value(&C.limits, 0, val, sizeof val), 0);
+	assert_string_equal(val, "2000");
+	assert_int_equal(conf_dnsbl_text(&C.limits.dnsbl[0], val, sizeof val), 0);
+	assert_string_equal(val, "a.test=127.0.0.2,127.1.0.3");
+	assert_int_equal(conf_dnsbl_text(&C.limits.dnsbl[0], val, 10), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +1134,19 @@ int main(void)
 	    cmocka_unit_test(test_quote),
 	    cmocka_unit_test(test_find_domain),
 	    cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_limits_defaults),
+	    cmocka_unit_test(test_limits_block),
+	    cmocka_unit_test(test_limits_oneline),
+	    cmocka_unit_test(test_limits_value_errors),
+	    cmocka_unit_test(test_limits_durations),
+	    cmocka_unit_test(test_limits_rates),
+	    cmocka_unit_test(test_limits_store_errors),
+	    cmocka_unit_test(test_limits_block_errors),
+	    cmocka_unit_test(test_limits_duplicates),
+	    cmocka_unit_test(test_limits_cross_checks),
+	    cmocka_unit_test(test_dnsbl),
+	    cmocka_unit_test(test_dnsbl_errors),
+	    cmocka_unit_test(test_limits_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
