@@ -1,11 +1,13 @@
 /*
  * lookup_guard: brute-force resistance for SMTP AUTH. Failed attempts are
- * counted per client address and per login name in a bounded table (the
- * oldest entry is evicted when it is full). After `delay_after` failures
- * the answers to further failures are delayed, one second more per
- * failure (at most GUARD_DELAY_MAX); after `lock_after` failures from one
- * address within the window, that address is refused for `lock_time`
- * seconds whatever it sends. Counters expire after a quiet window.
+ * counted per client address and per login name through counter.h (so
+ * instances sharing a counter store count them together), over a sliding
+ * estimate of the last `window` seconds. After `delay_after` failures the
+ * answers to further failures are delayed, one second more per failure
+ * (at most GUARD_DELAY_MAX); once `lock_after` failures from one address
+ * are counted within the window, that address is refused for `lock_time`
+ * seconds whatever it sends. A success forgets the login's failures on
+ * this instance.
  */
 #ifndef SEALPOST_LOOKUP_GUARD_H
 #define SEALPOST_LOOKUP_GUARD_H
