@@ -25,8 +25,9 @@
 
 enum ipc_type {
 	IPC_NONE = 0,
-	/* smtp -> lookup */
-	IPC_RCPT_CHECK, /* u64 req, str addr */
+	/* smtp -> lookup: is addr a local mailbox, and is the sender within its
+	 * recipient rate (by client address, or by user when authenticated)? */
+	IPC_RCPT_CHECK, /* u64 req, str addr, str client ip, str login, u32 ipc_rcpt_flags */
 	/* lookup -> smtp */
 	IPC_RCPT_RESULT, /* u64 req, u32 ipc_rcpt_status, str mailbox */
 	/* smtp -> queue */
@@ -52,12 +53,19 @@ enum ipc_type {
 	/* smtp -> lookup: may this user use these sender addresses? */
 	IPC_SENDER_CHECK,  /* u64 req, str login, u32 0 envelope / 1 From: header, str addresses
 			      (\n-separated) */
-	IPC_SENDER_RESULT, /* u64 req, u32 ok */
+	IPC_SENDER_RESULT, /* u64 req, u32 ok (0 not theirs, 1 ok, 2 tempfail, 3 over quota) */
 	/* parent -> smtp: new TLS certificates (SIGHUP) */
 	IPC_TLS_BEGIN,	/* u32 n */
 	IPC_TLS_PAIR,	/* str cert PEM, str key PEM (n of them) */
 	IPC_TLS_END,	/* (empty): build and switch, or keep the old ones */
 	IPC_TLS_TICKET, /* 10 x u64: the new session ticket key (hourly) */
+	/* smtp -> lookup: connection admission (limits, DNS lists, pregreet) */
+	IPC_CONN_OPEN,	  /* u64 session, str client ip, u32 ipc_conn_flags */
+	IPC_CONN_VERDICT, /* lookup -> smtp: u64 session, u32 ipc_conn_verdict, u32 pregreet test
+			     (1: delay the banner), str client ip, u32 ipc_conn_flags (as sent),
+			     str detail (the limit that fired, or the lists) */
+	IPC_CONN_PASS,	  /* str client ip: passed the pregreet test; remember it */
+	IPC_CONN_CLOSE,	  /* str client ip, u32 ipc_conn_flags: an admitted connection ended */
 	IPC_TYPE_MAX
 };
 
@@ -65,6 +73,28 @@ enum ipc_rcpt_status {
 	IPC_RCPT_OK = 0,   /* local mailbox, name in mailbox */
 	IPC_RCPT_UNKNOWN,  /* no such user */
 	IPC_RCPT_TEMPFAIL, /* users file unreadable: try later */
+	IPC_RCPT_RATE,	   /* recipient rate of this client (or user) exceeded */
+};
+
+enum ipc_rcpt_flags {
+	IPC_RCPT_F_REMOTE = 1, /* a relayed recipient: only count it (answer OK, "@remote") */
+	IPC_RCPT_F_EXEMPT = 2, /* trusted network / local socket: no per-client rate */
+};
+
+enum ipc_conn_flags {
+	IPC_CONN_F_SMTP = 1,	/* an smtp (MX) listener: DNS lists and pregreet apply */
+	IPC_CONN_F_TRUSTED = 2, /* in trusted-networks: exempt from the per-client limits */
+	IPC_CONN_F_IPV6 = 4,	/* the address is IPv6 */
+};
+
+enum ipc_conn_verdict {
+	IPC_CONN_OK = 0,
+	IPC_CONN_MAX,	  /* max-connections: the server is full */
+	IPC_CONN_MAX_IP,  /* max-connections-per-ip */
+	IPC_CONN_MAX_NET, /* max-connections-per-net */
+	IPC_CONN_RATE,	  /* connection-rate */
+	IPC_CONN_DNSBL,	  /* listed: score reached dnsbl-threshold */
+	IPC_CONN_VERDICT_MAX
 };
 
 enum ipc_auth_status {

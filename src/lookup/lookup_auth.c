@@ -421,9 +421,14 @@ void lookup_on_sender_check(struct ipc_chan *ch, struct ipc_msg *m)
 	ipc_get_str(m, addrs, sizeof addrs);
 	if (ipc_end(m) < 0)
 		fatal("%s sent a malformed sender check", ipc_chan_peer(ch));
+	uint32_t ok = L.loaded ? (uint32_t)lookup_sender_ok(login, header != 0, addrs) : 2;
+	if (ok == 1 && !header && lookup_msg_over_rate(login)) {
+		ok = 3; /* counted at MAIL FROM: a stolen password sends little */
+		log_info("user=<%s>: MAIL refused: user-message-rate", login);
+	}
 	ipc_msg_init(L.out, IPC_SENDER_RESULT);
 	ipc_put_u64(L.out, req);
-	ipc_put_u32(L.out, L.loaded ? (uint32_t)lookup_sender_ok(login, header != 0, addrs) : 2);
+	ipc_put_u32(L.out, ok);
 	if (ipc_send(ch, L.out) < 0)
 		log_error("cannot answer %s", ipc_chan_peer(ch));
 }

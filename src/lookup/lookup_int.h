@@ -1,7 +1,8 @@
 /*
  * lookup_int: state shared by the lookup process's files (lookup_proc.c:
  * users file, recipients, IPC dispatch; lookup_auth.c: SMTP AUTH and
- * sender checks; lookup_guard.c: failure counters).
+ * sender checks; lookup_guard.c: failure counters; lookup_conn.c: connection
+ * admission and rate limits).
  */
 #ifndef SEALPOST_LOOKUP_INT_H
 #define SEALPOST_LOOKUP_INT_H
@@ -29,5 +30,13 @@ void lookup_on_auth_start(struct ipc_chan *ch, struct ipc_msg *m);
 void lookup_on_auth_step(struct ipc_chan *ch, struct ipc_msg *m);
 void lookup_on_auth_abort(struct ipc_chan *ch, struct ipc_msg *m);
 void lookup_on_sender_check(struct ipc_chan *ch, struct ipc_msg *m);
+
+/* lookup_conn.c: admission and rates */
+void lookup_conn_init(void);
+void lookup_on_conn_open(struct ipc_chan *ch, struct ipc_msg *m);
+void lookup_on_conn_pass(struct ipc_chan *ch, struct ipc_msg *m);
+void lookup_on_conn_close(struct ipc_chan *ch, struct ipc_msg *m);
+int lookup_rcpt_over_rate(const char *ip, const char *login, uint32_t flags);
+int lookup_msg_over_rate(const char *login);
 
 #endif

@@ -17,9 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lookup/counter.h"
+#include "lookup/dns.h"
 #include "lookup/lookup_guard.h"
 #include "lookup/lookup_int.h"
 #include "parent/proc.h"
+#include "queue/queue_spool.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -85,14 +88,26 @@ static uint32_t lookup_rcpt(const char *addr, char *mbox, size_t cap)
 
 static void lookup_on_rcpt(struct ipc_chan *ch, struct ipc_msg *m)
 {
-	char addr[SMTP_ADDR_MAX], mbox[SMTP_ADDR_MAX] = "";
+	char addr[SMTP_ADDR_MAX], mbox[SMTP_ADDR_MAX] = "", ip[64], login[SMTP_ADDR_MAX];
 	uint64_t req = ipc_get_u64(m);
-	uint32_t status;
+	uint32_t status, flags;
 
 	ipc_get_str(m, addr, sizeof addr);
+	ipc_get_str(m, ip, sizeof ip);
+	ipc_get_str(m, login, sizeof login);
+	flags = ipc_get_u32(m);
 	if (ipc_end(m) < 0)
 		fatal("%s sent a malformed lookup request", ipc_chan_peer(ch));
-	status = lookup_rcpt(addr, mbox, sizeof mbox);
+	if (flags & IPC_RCPT_F_REMOTE)
+		status = str_copy(mbox, sizeof mbox, QENV_MBOX_REMOTE) < 0 ? IPC_RCPT_TEMPFAIL
+									   : IPC_RCPT_OK;
+	else
+		status = lookup_rcpt(addr, mbox, sizeof mbox);
+	if (status == IPC_RCPT_OK && lookup_rcpt_over_rate(ip, login, flags)) {
+		status = IPC_RCPT_RATE;
+		log_info("[%s]%s%s: RCPT to=<%s> refused: %s", ip, login[0] ? " user=" : "", login,
+			 addr, login[0] ? "user-recipient-rate" : "recipient-rate");
+	}
 	ipc_msg_init(L.out, IPC_RCPT_RESULT);
 	ipc_put_u64(L.out, req);
 	ipc_put_u32(L.out, status);
@@ -120,6 +135,15 @@ static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		break;
 	case IPC_SENDER_CHECK:
 		lookup_on_sender_check(ch, m);
+		break;
+	case IPC_CONN_OPEN:
+		lookup_on_conn_open(ch, m);
+		break;
+	case IPC_CONN_PASS:
+		lookup_on_conn_pass(ch, m);
+		break;
+	case IPC_CONN_CLOSE:
+		lookup_on_conn_close(ch, m);
 		break;
 	default:
 		fatal("%s sent an unexpected record type %u", ipc_chan_peer(ch), m->type);
@@ -163,6 +187,7 @@ int lookup_main(struct proc_setup *s)
 {
 	int keep[PROC_WORKERS_MAX];
 	size_t n = 0;
+	char err[256];
 
 	log_setproc("lookup");
 	for (unsigned i = 0; i < s->n_workers; i++)
@@ -176,7 +201,12 @@ int lookup_main(struct proc_setup *s)
 		fatal("cannot set up lookup");
 	lookup_reload(1);
 	lookup_auth_init(s->conf->spool);
+	if (dns_init(L.base, s->conf, err, sizeof err) < 0)
+		fatal("DNS resolver: %s", err);
+	if (counter_init(L.base, &s->conf->limits) < 0)
+		fatal("cannot set up the rate counters");
 	guard_init(&s->conf->auth);
+	lookup_conn_init();
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		char name[32];
 		str_fmt(name, sizeof name, "smtp worker %u", i);

@@ -148,12 +148,12 @@ static int smtp_bdat_args(const char *arg, size_t n, uint64_t *size, int *last)
 
 static void smtp_bdat_enter(struct smtp_session *s, uint64_t size, int last)
 {
-	struct timeval tv = {SMTP_DATA_TIMEOUT, 0};
-
 	s->bdat_left = size;
 	s->bdat_last = last;
 	s->state = SS_BDAT;
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	if (!s->data_since)
+		s->data_since = time(NULL);
+	smtp_limits_bev(s, 1);
 }
 
 /*
@@ -213,20 +213,20 @@ void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd)
 	if (smtp_write_received(s) < 0)
 		log_error("%s: cannot write the Received header", s->qid);
 	if (!s->bdat_used) {
-		struct timeval tv = {SMTP_DATA_TIMEOUT, 0};
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->state = SS_DATA;
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
+		s->data_since = time(NULL);
+		smtp_limits_bev(s, 1);
 	}
 }
 
 /* The message is complete: refuse it, or ask the queue to commit it. */
 static void smtp_message_end(struct smtp_session *s)
 {
-	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
 	const char *err = NULL;
 
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	smtp_limits_bev(s, 0);
+	s->cmd_since = time(NULL);
 	s->state = SS_CMD;
 	if (s->too_big)
 		err = "552 5.3.4 Message size exceeds fixed maximum message size";

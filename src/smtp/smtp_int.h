@@ -3,6 +3,7 @@
  *   smtp_worker.c   process setup, accepting, IPC with lookup and queue
  *   smtp_session.c  the session state machine and command handlers
  *   smtp_data.c     DATA and BDAT: streaming the message into the queue file
+ *   smtp_limits.c   admission, pregreet, deadlines, tarpit, buffer caps
  *
  * Security role: this process parses untrusted bytes. It has no access to
  * the spool or mailboxes (chrooted into an empty directory, unprivileged);
@@ -24,9 +25,7 @@
 #include "util/conf.h"
 #include "util/tls.h"
 
-#define SMTP_MAX_ERRORS	     10	 /* bad commands before we hang up */
-#define SMTP_CMD_TIMEOUT     300 /* RFC 5321 4.5.3.2.7 server timeout */
-#define SMTP_DATA_TIMEOUT    600 /* waiting for DATA blocks (4.5.3.2.6) */
+#define SMTP_TICK	     1 /* seconds between deadline checks (smtp_limits.c) */
 #define SMTP_HELO_MAX	     255
 #define SMTP_CLIENT_MAX	     64
 #define SMTP_SCRATCH	     (64 * 1024)
@@ -49,6 +48,9 @@ enum smtp_wait {
 	SW_COMMIT, /* end of data: waiting for the queue to make it durable */
 	SW_AUTH,   /* AUTH: waiting for lookup's next challenge or verdict */
 	SW_SENDER, /* MAIL FROM / From: of an authenticated user: waiting for lookup */
+	SW_GREET,  /* not greeted yet: waiting for admission and the pregreet delay */
+	SW_TARPIT, /* a refused command's reply is being held back */
+	SW_OUTPUT, /* too much output the client has not read: wait for it to drain */
 };
 
 struct smtp_rcpt {
@@ -81,6 +83,16 @@ struct smtp_session {
 	char tls_info[96]; /* "TLSv1.3 with cipher ..." once established */
 	unsigned errors;
 	unsigned n_msgs;
+	/* limits (smtp_limits.c) */
+	uint32_t conn_flags;	       /* IPC_CONN_F_* as sent to lookup */
+	int admitted;		       /* lookup counted us: tell it when we go */
+	int pregreet;		       /* the pregreet test applies (lookup said so) */
+	int greet_timer;	       /* the pregreet delay is still running */
+	int early_talk;		       /* input arrived before the banner */
+	struct event *limit_ev;	       /* greeting delay, then tarpit delays */
+	time_t started;		       /* connection time */
+	time_t cmd_since;	       /* waiting for a command line since */
+	time_t data_since;	       /* first DATA/BDAT octet of this message expected since */
 	char auth_user[SMTP_ADDR_MAX]; /* login after a successful AUTH, else "" */
 	char auth_mech[16];
 	int auth_active; /* lookup holds an exchange for us */
@@ -120,6 +132,7 @@ struct smtp_worker {
 	struct ipc_chan *parent;
 	struct tls_server *tls; /* NULL when no certificate is configured */
 	struct smtp_session *buckets[SMTP_SESSION_BUCKETS];
+	struct event *tick; /* deadlines (smtp_limits.c) */
 	uint64_t next_id;
 	unsigned n_sessions;
 	char *scratch; /* SMTP_SCRATCH octets, for unstuffed DATA */
@@ -129,7 +142,8 @@ extern struct smtp_worker W;
 
 /* smtp_worker.c */
 struct smtp_session *smtp_session_find(uint64_t id);
-void smtp_send_rcpt_check(struct smtp_session *s, const char *addr);
+void smtp_send_rcpt_check(struct smtp_session *s, const char *addr, uint32_t flags);
+int smtp_send_conn(struct smtp_session *s, uint32_t type);
 int smtp_send_open(struct smtp_session *s);
 void smtp_send_commit(struct smtp_session *s);
 void smtp_send_abort(const char *qid);
@@ -141,8 +155,30 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((for
 void smtp_process(struct smtp_session *s);
 void smtp_txn_reset(struct smtp_session *s);
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox);
-void smtp_error(struct smtp_session *s);
+void smtp_greet(struct smtp_session *s);
 void smtp_session_callbacks(struct smtp_session *s);
+
+/* smtp_limits.c */
+void smtp_limits_init(void);
+/* Ask lookup to admit the new session; the banner follows its verdict. */
+void smtp_admit(struct smtp_session *s);
+void smtp_on_conn_verdict(struct smtp_session *s, uint32_t verdict, uint32_t pregreet,
+			  const char *detail);
+/* Input arrived before the banner. */
+void smtp_early_input(struct smtp_session *s);
+/* A command was refused: count it; tarpit or hang up as the limits say. */
+void smtp_error(struct smtp_session *s);
+/* 1 when a verb arrived with more input behind it where pipelining is not
+ * allowed (the session has then been answered 554 and is closing). */
+int smtp_pipelining_improper(struct smtp_session *s, enum smtp_verb v);
+/* Command/data timeouts and the input cap on the session's bufferevent. */
+void smtp_limits_bev(struct smtp_session *s, int data);
+/* 1 when output is over the cap (processing pauses until it drains). */
+int smtp_output_full(struct smtp_session *s);
+/* The session refused at MAIL because of messages-per-session? */
+int smtp_msgs_exceeded(struct smtp_session *s);
+void smtp_limits_free(struct smtp_session *s);
+void smtp_close_now(struct smtp_session *s);
 
 /* smtp_tls.c */
 int smtp_tls_offered(const struct smtp_session *s);

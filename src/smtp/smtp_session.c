@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "smtp/smtp_int.h"
@@ -56,16 +57,6 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
 }
 
-/* Count an error; too many and the client is told to go away. */
-void smtp_error(struct smtp_session *s)
-{
-	if (++s->errors < SMTP_MAX_ERRORS)
-		return;
-	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", W.conf->hostname);
-	log_info("%s: too many errors (%u), disconnecting", s->client, s->errors);
-	s->state = SS_CLOSING;
-}
-
 void smtp_txn_reset(struct smtp_session *s)
 {
 	if (s->qfd >= 0) {
@@ -85,6 +76,7 @@ void smtp_txn_reset(struct smtp_session *s)
 	s->written = s->msg_size = 0;
 	s->too_big = s->write_err = 0;
 	s->bdat_deferred_err = NULL;
+	s->data_since = 0;
 	free(s->hdr);
 	s->hdr = NULL;
 	s->hdr_len = 0;
@@ -219,6 +211,8 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
 		smtp_error(s);
 		return;
 	}
+	if (smtp_msgs_exceeded(s))
+		return;
 	if (!s->auth_user[0] && s->lis->kind != SL_SMTP && s->lis->kind != SL_LOCAL) {
 		smtp_reply(s, "530 5.7.0 Authentication required");
 		smtp_error(s);
@@ -262,6 +256,12 @@ void smtp_on_sender_result(struct smtp_session *s, uint32_t ok)
 	if (ok == 1) {
 		s->in_mail = 1;
 		smtp_reply(s, "250 2.1.0 Ok");
+	} else if (ok == 3) {
+		smtp_reply(s,
+			   "450 4.7.1 Message quota of user %s exceeded (%u per %us), try again "
+			   "later",
+			   s->auth_user, W.conf->limits.user_msg_rate.count,
+			   W.conf->limits.user_msg_rate.period);
 	} else if (ok == 0) {
 		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
 			   s->from, s->auth_user);
@@ -304,14 +304,14 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		return;
 	}
 	const char *at = strrchr(a.text, '@');
+	uint32_t rflags = s->trusted || s->lis->kind == SL_LOCAL ? IPC_RCPT_F_EXEMPT : 0;
 	if (a.local_len == strlen(a.text)) { /* <Postmaster> */
-		smtp_send_rcpt_check(s, a.text);
+		smtp_send_rcpt_check(s, a.text, rflags);
 		return;
 	}
 	if (a.domain_literal || !at || !conf_find_domain(W.conf, at + 1, strlen(at + 1))) {
-		if (smtp_may_relay(s)) {
-			str_copy(s->pending_rcpt, sizeof s->pending_rcpt, a.text);
-			smtp_on_rcpt_result(s, IPC_RCPT_OK, QENV_MBOX_REMOTE);
+		if (smtp_may_relay(s)) { /* counted against the user's recipient rate */
+			smtp_send_rcpt_check(s, a.text, rflags | IPC_RCPT_F_REMOTE);
 			return;
 		}
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", a.text);
@@ -319,7 +319,7 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_error(s);
 		return;
 	}
-	smtp_send_rcpt_check(s, a.text);
+	smtp_send_rcpt_check(s, a.text, rflags);
 }
 
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox)
@@ -336,6 +336,16 @@ void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mb
 		str_copy(r[s->n_rcpt].mbox, SMTP_ADDR_MAX, mbox);
 		s->n_rcpt++;
 		smtp_reply(s, "250 2.1.5 Ok");
+	} else if (status == IPC_RCPT_RATE) {
+		const struct conf_rate *r =
+		    s->auth_user[0] ? &W.conf->limits.user_rcpt_rate : &W.conf->limits.rcpt_rate;
+		smtp_reply(s,
+			   "450 4.7.1 <%s>: Too many recipients from %s (%u per %us), try again "
+			   "later",
+			   s->pending_rcpt, s->auth_user[0] ? "this user" : "your address",
+			   r->count, r->period);
+		log_info("%s: RCPT to=<%s> refused: %s", s->client, s->pending_rcpt,
+			 s->auth_user[0] ? "user-recipient-rate" : "recipient-rate");
 	} else if (status == IPC_RCPT_UNKNOWN) {
 		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
 			   s->pending_rcpt);
@@ -428,6 +438,8 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	if (!cmd) {
 		smtp_reply(s, "500 5.5.2 Command unrecognized");
 		smtp_error(s);
+	} else if (smtp_pipelining_improper(s, c.verb)) {
+		return;
 	} else if (rc < 0 || (smtp_noarg_verb(c.verb) && c.arg_len > 0)) {
 		smtp_reply(s, "501 5.5.4 Syntax error in parameters or arguments");
 		smtp_error(s);
@@ -454,6 +466,7 @@ static int smtp_take_line(struct smtp_session *s, struct evbuffer *in)
 	case SMTP_LINE_MORE:
 		return 0;
 	case SMTP_LINE_TOOLONG:
+		s->cmd_since = time(NULL);
 		evbuffer_drain(in, l.consumed);
 		smtp_reply(s, "500 5.5.2 Line too long (command lines are limited to 512 octets)");
 		smtp_error(s);
@@ -468,6 +481,7 @@ static int smtp_take_line(struct smtp_session *s, struct evbuffer *in)
 	unsigned flags = l.flags;
 	memcpy(line, buf, len); /* the input may be replaced (STARTTLS) while we run */
 	evbuffer_drain(in, l.consumed);
+	s->cmd_since = time(NULL);
 	if (flags) {
 		smtp_reply(s, "500 5.5.2 Bare CR, bare LF or NUL in command refused");
 		smtp_error(s);
@@ -498,6 +512,10 @@ void smtp_process(struct smtp_session *s)
 	int progress = 1;
 
 	while (progress && s->wait == SW_NONE) {
+		if (smtp_output_full(s)) { /* the client does not read its replies */
+			s->wait = SW_OUTPUT;
+			break;
+		}
 		struct evbuffer *in = bufferevent_get_input(s->bev); /* STARTTLS swaps it */
 		switch (s->state) {
 		case SS_CMD:
@@ -546,17 +564,40 @@ static void smtp_close_soon(struct smtp_session *s)
 		smtp_free(s);
 }
 
+/* Reply, then close once the reply is out; nothing more is read. */
+void smtp_close_now(struct smtp_session *s)
+{
+	s->state = SS_CLOSING;
+	if (s->wait == SW_GREET || s->wait == SW_TARPIT || s->wait == SW_OUTPUT)
+		s->wait = SW_NONE;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_enable(s->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_close_soon(s);
+}
+
 static void smtp_on_read(struct bufferevent *bev, void *arg)
 {
-	smtp_process(arg);
+	struct smtp_session *s = arg;
+
+	if (s->wait == SW_GREET) {
+		if (!s->early_talk)
+			smtp_early_input(s);
+		return;
+	}
+	smtp_process(s);
 }
 
 static void smtp_on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
-	if (s->state == SS_CLOSING)
+	if (s->state == SS_CLOSING) {
 		smtp_close_soon(s);
+	} else if (s->wait == SW_OUTPUT) {
+		s->wait = SW_NONE;
+		smtp_process(s);
+	}
 }
 
 static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
@@ -618,7 +659,6 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 			const struct sockaddr *sa, int salen)
 {
 	struct smtp_session *s = calloc(1, sizeof *s);
-	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
 	int one = 1;
 
 	if (s && lis->kind == SL_SUBMISSIONS) {
@@ -643,9 +683,15 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	W.buckets[s->id % SMTP_SESSION_BUCKETS] = s;
 	W.n_sessions++;
 	smtp_session_callbacks(s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	smtp_limits_bev(s, 0);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_info("connect from %s", s->client);
+	smtp_admit(s); /* the banner follows the lookup process's verdict */
+}
+
+void smtp_greet(struct smtp_session *s)
+{
+	s->cmd_since = time(NULL);
 	smtp_reply(s, "220 %s ESMTP sealpost", W.conf->hostname);
 }
 
@@ -672,6 +718,7 @@ static void smtp_free(struct smtp_session *s)
 	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
 	if (s->close_ev)
 		event_free(s->close_ev);
+	smtp_limits_free(s);
 	if (s->auth_active)
 		smtp_send_auth_abort(s);
 	smtp_txn_reset(s);

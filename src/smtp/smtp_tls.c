@@ -27,12 +27,6 @@ int smtp_tls_offered(const struct smtp_session *s)
 	return W.tls && !s->tls && s->lis->kind != SL_LOCAL && s->lis->kind != SL_SUBMISSIONS;
 }
 
-static void smtp_tls_timeouts(struct bufferevent *bev)
-{
-	struct timeval tv = {SMTP_CMD_TIMEOUT, 0};
-	bufferevent_set_timeouts(bev, &tv, &tv);
-}
-
 void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 {
 	struct bufferevent *tls_bev;
@@ -73,7 +67,7 @@ void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 	s->esmtp = 0;
 	bufferevent_openssl_set_allow_dirty_shutdown(tls_bev, 1);
 	smtp_session_callbacks(s);
-	smtp_tls_timeouts(tls_bev);
+	smtp_limits_bev(s, 0);
 	bufferevent_enable(tls_bev, EV_READ | EV_WRITE);
 }
 

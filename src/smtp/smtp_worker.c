@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/listener.h>
@@ -30,18 +31,43 @@ static struct ipc_msg *smtp_msg(uint32_t type)
 	return smtp_out;
 }
 
-void smtp_send_rcpt_check(struct smtp_session *s, const char *addr)
+void smtp_send_rcpt_check(struct smtp_session *s, const char *addr, uint32_t flags)
 {
 	struct ipc_msg *m = smtp_msg(IPC_RCPT_CHECK);
 
 	str_copy(s->pending_rcpt, sizeof s->pending_rcpt, addr);
 	ipc_put_u64(m, s->id);
 	ipc_put_str(m, addr);
+	ipc_put_str(m, s->addr);
+	ipc_put_str(m, s->auth_user);
+	ipc_put_u32(m, flags);
 	if (ipc_send(W.lookup, m) < 0) {
 		smtp_reply(s, "451 4.3.0 Lookup service unavailable, try again later");
 		return;
 	}
 	s->wait = SW_LOOKUP;
+}
+
+/* IPC_CONN_OPEN, _PASS or _CLOSE for this session's client. 0 or -1. */
+static int smtp_send_conn_ip(const char *ip, uint64_t sid, uint32_t flags, uint32_t type)
+{
+	struct ipc_msg *m = smtp_msg(type);
+
+	if (type == IPC_CONN_OPEN)
+		ipc_put_u64(m, sid);
+	ipc_put_str(m, ip);
+	if (type != IPC_CONN_PASS)
+		ipc_put_u32(m, flags);
+	if (ipc_send(W.lookup, m) < 0) {
+		log_error("[%s]: cannot reach the lookup process", ip);
+		return -1;
+	}
+	return 0;
+}
+
+int smtp_send_conn(struct smtp_session *s, uint32_t type)
+{
+	return smtp_send_conn_ip(s->addr, s->id, s->conn_flags, type);
 }
 
 void smtp_send_auth_start(struct smtp_session *s, const char *mech, const char *init, size_t n)
@@ -141,9 +167,10 @@ void smtp_send_abort(const char *qid)
 		log_error("%s: could not tell the queue to drop it", qid);
 }
 
-/* Resume a session after a reply, unless it closed meanwhile. */
+/* Resume a session after a reply from another process. */
 static void smtp_resume(struct smtp_session *s)
 {
+	s->cmd_since = time(NULL);
 	smtp_process(s);
 }
 
@@ -193,6 +220,26 @@ static void smtp_on_sender_msg(struct ipc_msg *m)
 	smtp_resume(s);
 }
 
+static void smtp_on_verdict_msg(struct ipc_msg *m)
+{
+	char ip[SMTP_CLIENT_MAX], detail[512];
+	uint64_t id = ipc_get_u64(m);
+	uint32_t verdict = ipc_get_u32(m), pregreet = ipc_get_u32(m), flags;
+	struct smtp_session *s;
+
+	ipc_get_str(m, ip, sizeof ip);
+	flags = ipc_get_u32(m);
+	ipc_get_str(m, detail, sizeof detail);
+	if (ipc_end(m) < 0 || verdict >= IPC_CONN_VERDICT_MAX)
+		fatal("malformed connection verdict from lookup");
+	if ((s = smtp_session_find(id)) == NULL || s->wait != SW_GREET) {
+		if (verdict == IPC_CONN_OK) /* gone meanwhile: give its slot back */
+			smtp_send_conn_ip(ip, id, flags, IPC_CONN_CLOSE);
+		return;
+	}
+	smtp_on_conn_verdict(s, verdict, pregreet, detail);
+}
+
 static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 {
 	if (m->fd >= 0)
@@ -203,6 +250,8 @@ static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		smtp_on_auth_msg(m);
 	else if (m->type == IPC_SENDER_RESULT)
 		smtp_on_sender_msg(m);
+	else if (m->type == IPC_CONN_VERDICT)
+		smtp_on_verdict_msg(m);
 	else
 		fatal("unexpected record type %u from lookup", m->type);
 }
@@ -297,9 +346,11 @@ static void smtp_on_term(evutil_socket_t sig, short what, void *arg)
 
 static void smtp_listen(struct proc_setup *s, struct smtp_listener *lis)
 {
+	/* Backlog 0: already listening (libevent would otherwise call listen()
+	 * again with 128 and undo the parent's larger backlog). */
 	for (size_t i = 0; i < s->n_listen; i++) {
 		struct evconnlistener *l = evconnlistener_new(
-		    W.base, smtp_on_accept, &lis[i], LEV_OPT_CLOSE_ON_FREE, -1, s->listen_fd[i]);
+		    W.base, smtp_on_accept, &lis[i], LEV_OPT_CLOSE_ON_FREE, 0, s->listen_fd[i]);
 		if (!l)
 			fatal("cannot watch listener %zu", i);
 		evconnlistener_set_error_cb(l, smtp_on_accept_error);
@@ -345,6 +396,7 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 				smtp_on_closed, NULL);
 	if (!W.queue || !W.lookup || !W.parent)
 		fatal("cannot set up IPC channels");
+	smtp_limits_init();
 	smtp_listen(s, lis);
 	struct event *term = evsignal_new(W.base, SIGTERM, smtp_on_term, NULL);
 	if (!term || evsignal_add(term, NULL) < 0)

@@ -56,13 +56,15 @@ class _Servers:
     def __init__(self):
         self.made = []
 
-    def __call__(self, users=h.DEFAULT_USERS, conf=None, start=True, **kw):
+    def __call__(self, users=h.DEFAULT_USERS, conf=None, start=True, limits=None, **kw):
         srv = h.Server(**kw)
         self.made.append(srv)
         srv.init()
         if conf:
             for k, v in conf.items():
                 srv.set_conf(k, v)
+        if limits:
+            srv.set_limits(limits)
         for addr, pw, extra in users:
             srv.add_user(addr, pw, extra)
         if start:
@@ -105,8 +107,9 @@ def make_server(request):
 
 @pytest.fixture(scope="module")
 def _module_server(request):
+    """A module may set MODULE_LIMITS = {key: value} for its shared server."""
     servers = _Servers()
-    srv = servers()
+    srv = servers(limits=getattr(request.module, "MODULE_LIMITS", None))
     yield srv
     servers.finish(request.session.testsfailed > 0)
 

@@ -163,7 +163,8 @@ def test_concurrent_sessions(server):
 
     def one(i):
         try:
-            with server.client() as c:
+            # From three addresses: 30 from one would pass max-connections-per-ip.
+            with server.client(source="127.0.0.%d" % (2 + i % 3)) as c:
                 c.ehlo("c%d.example.org" % i)
                 for j in range(2):
                     qid = c.send_message("c%d@example.org" % i, ["alice@example.test"],
