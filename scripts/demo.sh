@@ -21,7 +21,9 @@ Send it a message from another terminal, e.g.:
   swaks --server 127.0.0.1:$port --to alice@demo.test --from you@example.org
   printf 'Subject: hi\n\nhello\n' | $bin send -c $dir/sealpost.conf alice@demo.test
 
-and read it in $dir/mail/demo.test/alice/new/ . Stop the server with Ctrl-C.
+and read it in $dir/mail/demo.test/alice/new/ . The first connection from an
+address waits 3 s for the banner (the pregreet test: a client that talks
+before it is dropped); later ones do not. Stop the server with Ctrl-C.
 
 MSG
 exec "$bin" serve -c "$dir/sealpost.conf" -f

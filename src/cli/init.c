@@ -434,15 +434,29 @@ static void conf_text_tail(struct tbuf *t, const struct init_quoted *q)
 	tb_add(t,
 	       "# Mail submission for your users' mail programs: STARTTLS is\n"
 	       "# required before anything else (RFC 3207); port 465 is TLS from\n"
-	       "# the first byte (RFC 8314). Until AUTH exists they accept the same\n"
-	       "# mail as the smtp listener: mail for the domains above only.\n"
+	       "# the first byte (RFC 8314). Users log in with SMTP AUTH (inside TLS\n"
+	       "# only) and may then send anywhere, as themselves.\n"
 	       "listen %s submission\n"
 	       "listen %s submissions\n\n",
 	       q->listen[1], q->listen[2]);
-	tb_add(t, "# Limits (defaults shown). workers 0 = one SMTP worker per core.\n"
+	tb_add(t, "# Sizes (defaults shown). workers 0 = one SMTP worker per core.\n"
 		  "#max-message-size 25M\n"
 		  "#max-recipients 100\n"
-		  "#workers 0\n");
+		  "#workers 0\n\n");
+	tb_add(t, "# Abuse limits are all on by default; docs/config.md (\"Limits\") lists\n"
+		  "# every one. A few, with their defaults:\n"
+		  "#limits {\n"
+		  "#    max-connections 2000\n"
+		  "#    max-connections-per-ip 20\n"
+		  "#    connection-rate 60/1m\n"
+		  "#    pregreet-wait 3s\n"
+		  "#    user-message-rate 200/1h\n"
+		  "#}\n"
+		  "# Several instances behind one MX share their rate counters:\n"
+		  "#limits store redis://127.0.0.1:6379\n"
+		  "# DNS block lists, asked at connect on smtp listeners (needs a\n"
+		  "# resolver that may query them):\n"
+		  "#dnsbl zen.spamhaus.org\n");
 }
 
 /* Build the config text and check it with the real parser. */

@@ -51,7 +51,7 @@ def send_message(c, rcpt="bob@example.test", sender="someone@remote.test"):
     c.cmd("MAIL FROM:<%s>" % sender, expect="250")
     c.cmd("RCPT TO:<%s>" % rcpt, expect="250")
     c.cmd("DATA", expect="354")
-    c.send("Subject: t\r\n\r\nbody\r\n.\r\n")
+    c.send("From: <%s>\r\nSubject: t\r\n\r\nbody\r\n.\r\n" % sender)
     return c.reply()
 
 
@@ -484,3 +484,46 @@ def test_dnsbl_that_does_not_answer_does_not_block(make_server):
         assert line.startswith("220 "), line
         assert time.monotonic() - t0 < 3 * h.SLOW
         assert log_has(srv, "[127.0.0.5]: 1 DNS list(s) did not answer in time")
+
+
+# ---- per-user quotas ----------------------------------------------------------
+
+
+def user_session(srv):
+    from test_auth import BOB, auth_plain, tls_client
+    c = tls_client(srv, "submissions")
+    auth_plain(c, *BOB)
+    return c
+
+
+def test_user_message_quota(make_server):
+    srv = make_server(limits={"user-message-rate": "2/1h"})
+    with user_session(srv) as c:
+        for _ in range(2):
+            assert send_message(c, sender="bob@example.test",
+                                rcpt="alice@example.test").code == 250
+        rep = c.cmd("MAIL FROM:<bob@example.test>")
+        h.check_reply(rep, "450 4.7.1")
+        assert "bob@example.test" in rep.text and "2 per 3600s" in rep.text, rep
+    # A new connection does not reset it; another user has their own quota.
+    with user_session(srv) as c:
+        h.check_reply(c.cmd("MAIL FROM:<bob@example.test>"), "450 4.7.1")
+    assert log_has(srv, "user=<bob@example.test>: MAIL refused: user-message-rate")
+    assert len(srv.wait_files("alice", 2)) == 2
+
+
+def test_user_recipient_quota_counts_relayed_recipients(make_server):
+    srv = make_server(limits={"user-recipient-rate": "3/1h"})
+    with user_session(srv) as c:
+        c.cmd("MAIL FROM:<bob@example.test>", expect="250")
+        codes = [c.cmd("RCPT TO:<%s>" % r).code for r in
+                 ("alice@example.test", "x@remote.example", "y@remote.example",
+                  "z@remote.example")]
+        assert codes == [250, 250, 250, 450], codes
+    assert log_has(srv, "RCPT to=<z@remote.example> refused: user-recipient-rate")
+    # The per-address recipient rate is not what limits an authenticated user.
+    srv2 = make_server(limits={"recipient-rate": "1/1h", "user-recipient-rate": "10/1h"})
+    with user_session(srv2) as c:
+        c.cmd("MAIL FROM:<bob@example.test>", expect="250")
+        for r in ("alice@example.test", "carol@example.test", "x@remote.example"):
+            c.cmd("RCPT TO:<%s>" % r, expect="250")
