@@ -527,3 +527,25 @@ def test_user_recipient_quota_counts_relayed_recipients(make_server):
         c.cmd("MAIL FROM:<bob@example.test>", expect="250")
         for r in ("alice@example.test", "carol@example.test", "x@remote.example"):
             c.cmd("RCPT TO:<%s>" % r, expect="250")
+
+
+def test_ipv6_clients_are_counted_by_address_and_slash_64(make_server):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    srv = make_server(addr="::1", limits={"max-connections-per-ip": 3,
+                                          "max-connections-per-net": 2})
+    held = [connect(srv)[0] for _ in range(2)]
+    try:
+        s, line = connect(srv)
+        s.close()
+        assert line.startswith("421 4.7.0 ") and "your network" in line, line
+        assert log_has(srv, "[::1]: connection refused: max-connections-per-net 2")
+    finally:
+        for s in held:
+            s.close()
