@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# make bench: sealpost's own figures on this machine (loopback only, bounded).
-# The side-by-side comparison with Postfix and OpenSMTPD is issue 8's harness
-# and is not here yet; these are the numbers quoted in the closing notes.
+# make bench: sealpost's own figures, then the side-by-side run against
+# Postfix and OpenSMTPD (issue 8) that writes bench/RESULTS.md. Loopback only,
+# every step bounded. BENCH_QUICK=1: one round, fewer loads and a smaller
+# flood, results to bench/work/RESULTS-quick.md (RESULTS.md is left alone).
+# BENCH_ROUNDS=N (default 3) rounds for the full run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=${BENCH_QUICK:-0}
+rounds=${BENCH_ROUNDS:-3}
 bash scripts/deps.sh test >/dev/null
 make -s all
+work=$PWD/bench/work
+mkdir -p "$work"
+# Postfix and OpenSMTPD: apt-get download + dpkg -x under bench/work/root
+bash bench/incumbents.sh "$work"
 bin=$PWD/build/sealpost
 py=/usr/bin/python3
 dir=$(mktemp -d /tmp/sealpost-bench-XXXXXX)
@@ -29,6 +37,7 @@ limits {
     recipient-rate off
 }'
 { cat "$dir/sealpost.conf"; printf '%s\n' "$limits_block"; } >"$dir/limits-probe.conf"
+printf '%s\n' "$limits_block" >"$work/limits.conf" # compare.py adds the same block
 if "$bin" check -c "$dir/limits-probe.conf" >/dev/null 2>&1; then
 	printf '%s\n' "$limits_block" >>"$dir/sealpost.conf"
 	echo "== limits raised for the bench (limits block in $dir/sealpost.conf)"
@@ -38,7 +47,7 @@ fi
 rm -f "$dir/limits-probe.conf"
 # Descriptors: the flood holds $flood connections in the server and in the
 # client; raise the hard limit if we may (root), then the soft one to it.
-flood=${FLOOD:-10000}
+if [ "$quick" = 1 ]; then flood=${FLOOD:-2000}; else flood=${FLOOD:-10000}; fi
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge $((flood + 1000)) ] ||
 	ulimit -Hn $((flood + 1000)) 2>/dev/null || true
 ulimit -Sn "$(ulimit -Hn)"
@@ -55,7 +64,8 @@ echo "== connection flood: $flood idle plaintext connections held at once (bench
 timeout 300 "$py" bench/conn_flood.py "$p25" "$pid" --connections "$flood" --max-seconds 120 \
 	--rcpt bob@bench.test || echo "conn_flood.py failed (exit $?)"
 echo "== plaintext, 1 KB, accepted and delivered (bench/smtp_load.py)"
-for s in 1 10 50; do
+if [ "$quick" = 1 ]; then own_sessions="1 10"; else own_sessions="1 10 50"; fi
+for s in $own_sessions; do
 	printf 'sessions=%-3s ' "$s"
 	"$py" bench/smtp_load.py 127.0.0.1 "$p25" --sessions "$s" --messages $((s * 100 > 400 ? s * 100 : 400)) \
 		--rcpt bob@bench.test --max-seconds 60
@@ -67,3 +77,18 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 echo "== delivered files: $(ls "$dir/mail/bench.test/bob/new" | wc -l) (one is the flood's extra client), left in queue: $(ls "$dir/spool/queue" | wc -l)"
+# Stop this server before the side-by-side run: one heavy thing at a time.
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+trap - EXIT
+
+echo "== side by side: sealpost, Postfix, OpenSMTPD (bench/compare.py)"
+if [ "$quick" = 1 ]; then
+	results=$work/RESULTS-quick.md
+	set -- --quick
+else
+	results=$PWD/bench/RESULTS.md
+	set -- --rounds "$rounds"
+fi
+timeout 1500 "$py" bench/compare.py --work "$work" --sealpost "$bin" --sealpost-extra "$work/limits.conf" \
+	--results "$results" "$@"
