@@ -41,8 +41,8 @@ enum ipc_type {
 	/* queue -> deliver */
 	IPC_DELIVER, /* u64 job, str id, u32 n, n x u32 rcpt index | fd (envelope read from the
 			file) */
-	/* deliver -> queue */
-	IPC_DELIVERED_RCPT, /* u64 job, u32 idx, u32 status, str reason */
+	/* deliver / remote -> queue */
+	IPC_DELIVERED_RCPT, /* u64 job, u32 idx, u32 ipc_dlv_status, str reason */
 	IPC_DELIVERED_END,  /* u64 job */
 	/* smtp -> lookup: SMTP AUTH (SASL responses travel base64 as received) */
 	IPC_AUTH_START, /* u64 req, str client ip, str mechanism, u32 has_initial, str initial */
@@ -67,6 +67,16 @@ enum ipc_type {
 	IPC_CONN_PASS,	  /* str client ip: passed the pregreet test; remember it */
 	IPC_CONN_CLOSE,	  /* str client ip, u32 ipc_conn_flags: an admitted connection ended */
 	IPC_TYPE_MAX
+};
+
+/* How one recipient's delivery attempt ended (IPC_DELIVERED_RCPT). The
+ * reason of a remote failure reads "HOST[ADDR] said: 550 5.1.1 ..." when a
+ * server answered, else it is our own explanation with its status first
+ * ("4.4.1 connection refused by ..."). */
+enum ipc_dlv_status {
+	IPC_DLV_OK = 0,	  /* delivered */
+	IPC_DLV_TEMP = 1, /* try again later */
+	IPC_DLV_PERM = 2, /* failed for good: bounce */
 };
 
 enum ipc_rcpt_status {

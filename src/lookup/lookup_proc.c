@@ -185,13 +185,14 @@ static void lookup_events(void)
 
 int lookup_main(struct proc_setup *s)
 {
-	int keep[PROC_WORKERS_MAX];
+	int keep[PROC_WORKERS_MAX + 1];
 	size_t n = 0;
 	char err[256];
 
 	log_setproc("lookup");
 	for (unsigned i = 0; i < s->n_workers; i++)
 		keep[n++] = s->w_lookup[i][0];
+	keep[n++] = s->q_lookup[0];
 	proc_close_except(s, keep, n);
 	proc_drop(&s->queue_id, NULL, "lookup");
 	L.conf = s->conf;
@@ -214,6 +215,10 @@ int lookup_main(struct proc_setup *s)
 				  lookup_on_closed, NULL))
 			fatal("cannot set up the channel to %s", name);
 	}
+	/* The queue asks like a worker does (RCPT_CHECK), for bounces. */
+	if (!ipc_chan_new(L.base, s->q_lookup[0], "queue", lookup_on_worker, lookup_on_closed,
+			  NULL))
+		fatal("cannot set up the channel to the queue");
 	lookup_events();
 	log_info("ready");
 	event_base_dispatch(L.base);

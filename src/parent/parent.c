@@ -26,7 +26,7 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define PARENT_CHILDREN_MAX (PROC_WORKERS_MAX + 3)
+#define PARENT_CHILDREN_MAX (PROC_WORKERS_MAX + 4)
 #define PARENT_STOP_GRACE   5 /* seconds before SIGKILL at shutdown */
 
 struct child {
@@ -106,6 +106,11 @@ static int run_deliver(struct proc_setup *s, unsigned i)
 	return deliver_main(s);
 }
 
+static int run_remote(struct proc_setup *s, unsigned i)
+{
+	return remote_main(s);
+}
+
 static int run_lookup(struct proc_setup *s, unsigned i)
 {
 	return lookup_main(s);
@@ -117,7 +122,8 @@ static int parent_spawn(struct proc_setup *s)
 
 	if (parent_fork(s, "lookup", run_lookup, 0) < 0 ||
 	    parent_fork(s, "queue", run_queue, 0) < 0 ||
-	    parent_fork(s, "deliver", run_deliver, 0) < 0)
+	    parent_fork(s, "deliver", run_deliver, 0) < 0 ||
+	    parent_fork(s, "remote", run_remote, 0) < 0)
 		return -1;
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		str_fmt(name, sizeof name, "smtp%u", i);

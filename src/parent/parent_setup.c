@@ -180,7 +180,7 @@ int parent_pairs(struct proc_setup *s)
 		if (ipc_pair(s->w_queue[i]) < 0 || ipc_pair(s->w_lookup[i]) < 0 ||
 		    ipc_pair(s->w_parent[i]) < 0)
 			goto fail;
-	if (ipc_pair(s->q_deliver) < 0)
+	if (ipc_pair(s->q_deliver) < 0 || ipc_pair(s->q_remote) < 0 || ipc_pair(s->q_lookup) < 0)
 		goto fail;
 	return 0;
 fail:

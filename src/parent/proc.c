@@ -44,8 +44,11 @@ void proc_close_except(struct proc_setup *s, const int *keep, size_t n)
 			proc_close_fd(&s->w_lookup[i][j], keep, n);
 			proc_close_fd(&s->w_parent[i][j], keep, n);
 		}
-	for (int j = 0; j < 2; j++)
+	for (int j = 0; j < 2; j++) {
 		proc_close_fd(&s->q_deliver[j], keep, n);
+		proc_close_fd(&s->q_remote[j], keep, n);
+		proc_close_fd(&s->q_lookup[j], keep, n);
+	}
 }
 
 pid_t proc_parent_pid;

@@ -8,6 +8,9 @@
  *   queue   ── owns the spool, commits (group fsync), schedules; `queue-user`,
  *              chrooted to the spool
  *   deliver ── writes Maildirs from descriptors the queue hands it; `queue-user`
+ *   remote  ── carries mail to other domains' servers (SMTP client, DNS,
+ *              TLS); user `user`, reads queue files only through
+ *              descriptors the queue hands it
  *
  * Each arrow is a SOCK_SEQPACKET socketpair speaking ipc.h.
  */
@@ -36,6 +39,8 @@ struct proc_setup {
 	int w_queue[PROC_WORKERS_MAX][2];  /* queue <-> smtp[i] */
 	int w_lookup[PROC_WORKERS_MAX][2]; /* lookup <-> smtp[i] */
 	int q_deliver[2];		   /* queue <-> deliver */
+	int q_remote[2];		   /* queue <-> remote */
+	int q_lookup[2];		   /* lookup <-> queue: recipients of bounces */
 	int w_parent[PROC_WORKERS_MAX][2]; /* parent <-> smtp[i]: TLS reloads */
 	struct tls_pem *tls_pems;	   /* conf->n_tls PEM pairs, read by the parent */
 	size_t n_tls;
@@ -55,6 +60,7 @@ void proc_drop(const struct proc_ident *id, const char *chroot_dir, const char *
 int smtp_worker_main(struct proc_setup *s, unsigned idx);
 int queue_main(struct proc_setup *s);
 int deliver_main(struct proc_setup *s);
+int remote_main(struct proc_setup *s);
 int lookup_main(struct proc_setup *s);
 
 #endif

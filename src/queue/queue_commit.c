@@ -253,7 +253,7 @@ static void queue_dirsync_done(void *arg)
 		list = in->next;
 		queue_reply_committed(in->w, in->req, 1, "");
 		Q.stat_committed++;
-		struct qmsg *q = queue_msg_new(in->id, in->n_rcpt);
+		struct qmsg *q = queue_msg_new(in->id, in->n_rcpt, (int64_t)time(NULL));
 		memcpy(q->remote, in->remote, in->n_rcpt);
 		queue_ready(q);
 		queue_incoming_free(in, 0);

@@ -11,14 +11,15 @@
 
 #include "ipc/ipc.h"
 #include "queue/queue_spool.h"
+#include "util/conf.h"
 #include "util/pool.h"
 
 #define QUEUE_FSYNC_THREADS  16
-#define QUEUE_INFLIGHT_MAX   256  /* messages handed to deliver at once */
+#define QUEUE_INFLIGHT_MAX   256  /* messages handed to deliver (and as many to remote) at once */
 #define QUEUE_INFLIGHT_RCPTS 8192 /* and their recipients (each answered by one record) */
 #define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
-#define QUEUE_RETRY_MIN	     60
-#define QUEUE_RETRY_MAX	     3600
+#define QUEUE_RETRY_MIN	     60	  /* first retry after a minute, doubling ... */
+#define QUEUE_RETRY_MAX	     7200 /* ... up to two hours */
 
 struct qincoming;
 
@@ -32,18 +33,32 @@ struct qworker {
 	size_t n_incoming;
 };
 
+/* Which process an attempt goes to. */
+enum qkind { QK_LOCAL = 0, QK_REMOTE = 1, QK_COUNT };
+
 struct qmsg {
 	char id[QUEUE_ID_SIZE];
 	uint32_t n_rcpt;
-	unsigned char *done;	/* per recipient: delivered */
+	int64_t arrival;	/* accepted at (unix time) */
+	unsigned char *done;	/* per recipient: 1 delivered, 2 failed for good (bounced) */
 	unsigned char *newdone; /* delivered in the attempt in flight */
+	unsigned char *newfail; /* failed for good in the attempt in flight */
 	unsigned char *remote;	/* per recipient: another domain, for remote delivery */
+	char **why;		/* per recipient: the last failure (for DSNs); lazily */
 	unsigned tries;
 	char last_error[256];
-	int slot;      /* index in the in-flight table, or -1 */
-	uint32_t sent; /* recipients handed to deliver in that attempt */
+	int hold;	  /* held by the operator */
+	unsigned bounces; /* DSNs about it not yet queued: it stays until they are */
+	int finished;	  /* every recipient done: remove once bounces == 0 */
+	int warned;	  /* the delay notice went out */
+	int waiting;	  /* its retry timer is armed */
+	int queued;	  /* on a ready list */
+	int slot;	  /* index in the in-flight table, or -1 */
+	enum qkind kind;  /* of the attempt in flight */
+	uint32_t sent;	  /* recipients handed over in that attempt */
 	struct event *timer;
-	struct qmsg *next; /* ready list */
+	struct qmsg *next;		  /* ready list */
+	struct qmsg *all_next, *all_prev; /* every message the queue holds */
 };
 
 struct queue {
@@ -52,14 +67,17 @@ struct queue {
 	struct qworker *workers;
 	unsigned n_workers;
 	struct ipc_chan *deliver;
+	struct ipc_chan *remote; /* delivery to other domains */
+	struct ipc_chan *lookup; /* resolves the local recipients of bounces */
 	int queue_dirfd;
 	struct qincoming *sync_batch;	/* renamed, waiting for a dir fsync */
 	struct qincoming *sync_running; /* the batch whose dir fsync is in flight */
-	struct qmsg *ready_head, *ready_tail;
-	struct qmsg *parked; /* only remote recipients left: for the outbound process */
-	struct qmsg *inflight[QUEUE_INFLIGHT_MAX];
-	unsigned n_inflight;
-	unsigned inflight_rcpts;
+	const struct conf *conf;
+	struct qmsg *ready_head[QK_COUNT], *ready_tail[QK_COUNT];
+	struct qmsg *all; /* every message held, for the control socket */
+	struct qmsg *inflight[QK_COUNT * QUEUE_INFLIGHT_MAX];
+	unsigned n_inflight[QK_COUNT];
+	unsigned inflight_rcpts[QK_COUNT];
 	uint64_t stat_committed, stat_delivered;
 };
 
@@ -72,13 +90,40 @@ void queue_on_commit(struct qworker *w, struct ipc_msg *m);
 void queue_on_abort(struct qworker *w, struct ipc_msg *m);
 void queue_clear_incoming(void);
 
+/* queue_sched.c: for the control socket (queue_ctl.c). Each returns 0 and
+ * writes a one-line answer to msg[cap], or -1 with the reason there. */
+#define QUEUE_CTL_ALL NULL
+int queue_ctl_flush(const char *id_or_all, char *msg, size_t cap);   /* retry now */
+int queue_ctl_hold(const char *id, int hold, char *msg, size_t cap); /* hold / release */
+int queue_ctl_delete(const char *id, char *msg, size_t cap);	     /* remove, no bounce */
+
+/* queue_ctl.c: the control socket <spool>/control.sock */
+void queue_ctl_init(void);
+
+/* queue_bounce.c */
+void queue_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
+
 /* queue_sched.c */
-struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt);
+struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt, int64_t arrival);
 void queue_ready(struct qmsg *q);
 void queue_dispatch(void);
 void queue_retry_later(struct qmsg *q);
 void queue_scan(void);
-void queue_on_delivered(struct ipc_msg *m);
-void queue_on_delivered_end(struct ipc_msg *m);
+void queue_on_delivered(struct ipc_chan *ch, struct ipc_msg *m);
+void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m);
+
+/* queue_bounce.c: a DSN (queue_dsn.h) to q's sender about the recipients
+ * marked in which[] (their reasons in q->why); none for a <> sender. Once
+ * the DSN is durably queued (a local sender's mailbox is asked of lookup
+ * first), "fail N" (or "warned") is recorded in q's state and
+ * queue_bounce_done(q) is called. */
+void queue_bounce(struct qmsg *q, int delayed, const unsigned char *which);
+void queue_bounce_done(struct qmsg *q);
+/* queue_sched.c: append text to queue/ID.state and fsync it. */
+void queue_state_append(struct qmsg *q, const char *text, size_t len);
+/* Write a new message (envelope + text) into the queue, durably; it is
+ * readied for delivery. 0 or -1. */
+int queue_inject(const char *from, const char *rcpt, const char *mbox, const char *text,
+		 size_t len);
 
 #endif

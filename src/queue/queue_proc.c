@@ -54,9 +54,9 @@ static void queue_on_deliver(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		fatal("delivery process sent a descriptor");
 	}
 	if (m->type == IPC_DELIVERED_RCPT)
-		queue_on_delivered(m);
+		queue_on_delivered(ch, m);
 	else if (m->type == IPC_DELIVERED_END)
-		queue_on_delivered_end(m);
+		queue_on_delivered_end(ch, m);
 	else
 		fatal("delivery process sent an unexpected record type %u", m->type);
 }
@@ -108,13 +108,17 @@ static void queue_wire(struct proc_setup *s)
 	}
 	Q.deliver = ipc_chan_new(Q.base, s->q_deliver[0], "deliver", queue_on_deliver,
 				 queue_on_closed, NULL);
-	if (!Q.deliver)
-		fatal("cannot set up the channel to deliver");
+	Q.remote = ipc_chan_new(Q.base, s->q_remote[0], "remote", queue_on_deliver,
+				queue_on_closed, NULL);
+	Q.lookup = ipc_chan_new(Q.base, s->q_lookup[1], "lookup", queue_on_lookup,
+				queue_on_closed, NULL);
+	if (!Q.deliver || !Q.remote || !Q.lookup)
+		fatal("cannot set up the channels to deliver, remote and lookup");
 }
 
 int queue_main(struct proc_setup *s)
 {
-	int keep[PROC_WORKERS_MAX + 1];
+	int keep[PROC_WORKERS_MAX + 3];
 	size_t n = 0;
 	struct event *term, *intr;
 
@@ -122,6 +126,8 @@ int queue_main(struct proc_setup *s)
 	for (unsigned i = 0; i < s->n_workers; i++)
 		keep[n++] = s->w_queue[i][0];
 	keep[n++] = s->q_deliver[0];
+	keep[n++] = s->q_remote[0];
+	keep[n++] = s->q_lookup[1];
 	proc_close_except(s, keep, n);
 	if (chdir(s->conf->spool) < 0)
 		fatal("cannot enter the spool %s: %s", s->conf->spool, strerror(errno));
@@ -129,6 +135,7 @@ int queue_main(struct proc_setup *s)
 	Q.queue_dirfd = open("queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (Q.queue_dirfd < 0)
 		fatal("cannot open the queue directory: %s", strerror(errno));
+	Q.conf = s->conf;
 	Q.base = event_base_new();
 	if (!Q.base)
 		fatal("cannot create the event loop");
@@ -141,6 +148,7 @@ int queue_main(struct proc_setup *s)
 	intr = evsignal_new(Q.base, SIGINT, queue_on_term, NULL);
 	if (!term || !intr || evsignal_add(term, NULL) < 0 || evsignal_add(intr, NULL) < 0)
 		fatal("cannot watch signals");
+	queue_ctl_init();
 	log_info("ready");
 	event_base_dispatch(Q.base);
 	return 0;

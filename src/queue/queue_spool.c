@@ -233,9 +233,17 @@ static void qstate_line(struct qenv *e, struct qstate *st, const char *l, size_t
 	int64_t v;
 	const char *sp;
 
-	if (n > 5 && memcmp(l, "done ", 5) == 0) {
+	if (n > 5 && (memcmp(l, "done ", 5) == 0 || memcmp(l, "fail ", 5) == 0)) {
 		if (qenv_num(l + 5, n - 5, &v) == 0 && (uint64_t)v < e->n_rcpt)
-			e->rcpt[v].done = 1;
+			e->rcpt[v].done = l[0] == 'd' ? 1 : 2;
+		return;
+	}
+	if (n == 6 && memcmp(l, "hold ", 5) == 0 && (l[5] == '0' || l[5] == '1')) {
+		st->hold = l[5] == '1';
+		return;
+	}
+	if (n == 6 && memcmp(l, "warned", 6) == 0) {
+		st->warned = 1;
 		return;
 	}
 	if (n > 4 && memcmp(l, "try ", 4) == 0 && (sp = memchr(l + 4, ' ', n - 4)) != NULL) {

@@ -5,8 +5,11 @@
  *                         an SMTP worker through a passed descriptor)
  *   <spool>/queue/ID      committed: fsync'd file, renamed here, dir fsync'd
  *   <spool>/queue/ID.state delivery state, appended: "done N" (recipient
- *                         index N delivered) and "try UNIXTIME TEXT" (an
- *                         attempt that failed, latest last)
+ *                         index N delivered), "fail N" (failed for good,
+ *                         bounced), "try UNIXTIME TEXT" (an attempt that
+ *                         failed, latest last), "hold 1|0" (held by the
+ *                         operator or released, last wins), "warned" (the
+ *                         delay notice was sent)
  *
  * A queue file is a text envelope ending in an empty line, then the message
  * exactly as received (CRLF line ends, our Received: header first):
@@ -52,7 +55,7 @@
 struct qenv_rcpt {
 	char addr[SMTP_ADDR_MAX];
 	char mbox[SMTP_ADDR_MAX];
-	int done;
+	int done; /* 1 delivered, 2 failed for good (bounced) */
 };
 
 struct qenv {
@@ -93,6 +96,8 @@ struct qstate {
 	unsigned tries;
 	int64_t last_try;
 	char last_error[256];
+	int hold;   /* held by the operator (sealpost queue hold) */
+	int warned; /* the delay notice went out */
 };
 /* Apply a ".state" file's text to e (done flags) and st. */
 void qstate_apply(struct qenv *e, struct qstate *st, const char *text, size_t n);

@@ -128,6 +128,42 @@ struct conf_limits {
 	size_t n_dnsbl;
 };
 
+#define CONF_MAX_DEST 64
+
+/* Outbound TLS for a destination: `destination DOMAIN tls MODE`. */
+enum conf_tls_out {
+	TLSOUT_MAY = 0, /* default: STARTTLS when offered (DANE / MTA-STS may require more) */
+	TLSOUT_NONE,	/* never (a broken peer); DANE and MTA-STS still win */
+	TLSOUT_REQUIRE, /* TLS or defer; any certificate */
+	TLSOUT_VERIFY,	/* TLS with a PKIX-valid certificate for the MX name, or defer */
+};
+
+struct conf_dest {
+	char domain[CONF_NAME_MAX]; /* lowercased, no trailing dot */
+	enum conf_tls_out tls;
+	int line;
+};
+
+/* Outbound delivery (the remote process; docs/config.md "Outbound"). */
+struct conf_outbound {
+	unsigned lifetime;		  /* queue-lifetime: seconds before a bounce (5 days) */
+	unsigned delay_warning;		  /* delay-warning: seconds before a delay notice; 0 off */
+	unsigned max_conn;		  /* outbound-connections: all destinations together */
+	unsigned max_conn_dest;		  /* outbound-connections-per-domain */
+	unsigned port;			  /* outbound-port: MX hosts' SMTP port (25; labs/tests) */
+	char ca_file[CONF_PATH_MAX];	  /* outbound-ca-file: PKIX roots for verify/MTA-STS */
+	char trust_anchor[CONF_PATH_MAX]; /* dnssec-trust-anchor: DNSSEC root key (DANE) */
+	int mta_sts;			  /* mta-sts on|off (on) */
+	/* relay via smtp://HOST:PORT | smtps://HOST:PORT [auth FILE]: a smarthost */
+	char relay[CONF_NAME_MAX];
+	char relay_host[CONF_NAME_MAX];
+	unsigned relay_port;
+	int relay_implicit_tls; /* smtps:// */
+	char relay_auth[CONF_PATH_MAX]; /* file with "LOGIN PASSWORD" */
+	struct conf_dest dest[CONF_MAX_DEST];
+	size_t n_dest;
+};
+
 /* One trusted-networks entry: an address and a prefix length. */
 struct conf_net {
 	int family; /* AF_INET or AF_INET6 */
@@ -161,6 +197,7 @@ struct conf {
 	size_t n_trusted;
 	int received_auth_user; /* name the authenticated user in Received: (default no) */
 	struct conf_limits limits;
+	struct conf_outbound out;
 };
 
 struct conf_errors {
@@ -189,6 +226,9 @@ const struct conf_domain *conf_find_domain(const struct conf *c, const char *nam
 
 /* Zero c and fill in every default (what conf_parse starts from). */
 void conf_defaults(struct conf *c);
+
+/* The defaults of the outbound directives (conf_remote.c). */
+void conf_outbound_defaults(struct conf_outbound *o);
 
 /* The defaults of the limits block (conf_limits.c). */
 void conf_limits_defaults(struct conf_limits *l);
