@@ -44,6 +44,13 @@ def _failed(request):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _shared_test_dns():
+    """Stops the shared test DNS server (sphelpers.shared_dns) at the end."""
+    yield
+    h.stop_shared_dns()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _binary_exists():
     if not os.path.isfile(h.BIN) or not os.access(h.BIN, os.X_OK):
         pytest.exit("sealpost binary not found at %s (build it with make, or set "

@@ -64,6 +64,28 @@ def init_port_args():
     return ["--smtp-port", str(a), "--submission-port", str(b), "--submissions-port", str(c)]
 
 
+_shared_dns = None
+
+
+def shared_dns():
+    """The test DNS server every test server uses by default (started on
+    first use, stopped by conftest at the end of the session). It knows no
+    names until a test adds records (shared_dns().add(...)); tests that add
+    records remove them again."""
+    global _shared_dns
+    if _shared_dns is None:
+        from dnsserver import TestDNS
+        _shared_dns = TestDNS().start()
+    return _shared_dns
+
+
+def stop_shared_dns():
+    global _shared_dns
+    if _shared_dns is not None:
+        _shared_dns.stop()
+        _shared_dns = None
+
+
 def wait_until(pred, timeout, interval=0.05):
     """Poll pred() until it returns a true value or timeout seconds pass
     (bounded in time and count). Returns the last value."""
@@ -130,6 +152,9 @@ class Server:
             raise ServerError("sealpost init failed (%d): %s" % (
                 r.returncode, r.stderr.decode(errors="replace")))
         self.set_limits({})
+        # Never the machine's resolver (it is not on loopback): every test
+        # server asks the shared local test DNS unless the test says otherwise.
+        self.set_conf("resolver", shared_dns().addr)
         return r
 
     # The limits the test servers run with unless a test says otherwise: the
