@@ -2,7 +2,8 @@
  * check: `sealpost check [-c FILE] [-n]` validates the config and the users
  * file it names, printing every error as "file:line: reason". With -n it
  * prints the directives that differ from their defaults (like postconf -n),
- * abuse limits included (as one-line `limits KEY VALUE`).
+ * abuse limits (as one-line `limits KEY VALUE`) and outbound settings
+ * included.
  *
  * Security role: lets an operator validate a config before serve uses it;
  * read-only, never prints password hashes.
@@ -12,6 +13,7 @@
 #include "lookup/users.h"
 #include "util/conf.h"
 #include "util/conf_limits.h"
+#include "util/conf_remote.h"
 #include "util/tls.h"
 #include "util/str.h"
 
@@ -30,21 +32,38 @@ static const char check_usage[] =
     "  -n                 print only directives that differ from their defaults\n"
     "  -h, --help         show this help\n";
 
-/* Print "name value..." with each value quoted as the grammar needs. */
-static int print_directive(const char *name, const char *v1, const char *v2, const char *v3)
+/* Print "name value..." (n values) with each value quoted as the grammar needs. */
+static int print_tokens(const char *name, const char *const *v, int n)
 {
-	const char *v[3] = {v1, v2, v3};
 	char qv[CONF_PATH_MAX * 2 + 3];
 
 	if (fputs(name, stdout) == EOF)
 		return -1;
-	for (int i = 0; i < 3 && v[i]; i++) {
+	for (int i = 0; i < n; i++) {
 		if (conf_quote(v[i], qv, sizeof qv) < 0)
 			return -1;
 		if (printf(" %s", qv) < 0)
 			return -1;
 	}
 	return putchar('\n') == EOF ? -1 : 0;
+}
+
+/* print_tokens of up to three values; the first NULL ends them. */
+static int print_directive(const char *name, const char *v1, const char *v2, const char *v3)
+{
+	const char *v[3] = {v1, v2, v3};
+	int n = 0;
+
+	while (n < 3 && v[n])
+		n++;
+	return print_tokens(name, v, n);
+}
+
+/* conf_emit_fn for conf_outbound_nondefault. */
+static int print_emitted(void *arg, const char *name, const char *const *v, int n)
+{
+	(void)arg;
+	return print_tokens(name, v, n);
 }
 
 /* A size in the largest unit that divides it evenly: 25M, 1536K, 100. */
@@ -180,6 +199,7 @@ static int print_nondefault(const struct conf *c)
 		    print_directive("domain", c->domains[i].name, "maildir", c->domains[i].maildir);
 	r |= print_security(c);
 	r |= print_limits(&c->limits);
+	r |= conf_outbound_nondefault(&c->out, print_emitted, NULL);
 	if (r || fflush(stdout) == EOF) {
 		cli_err("check: cannot write the output");
 		return -1;

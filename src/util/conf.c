@@ -241,7 +241,7 @@ static int path_check(const char *s, const char **why)
 	return 0;
 }
 
-static int path_set(char *dst, size_t cap, const char *s, const char **why)
+int conf_path_set(char *dst, size_t cap, const char *s, const char **why)
 {
 	size_t n = strlen(s);
 
@@ -434,23 +434,23 @@ static void d_hostname(struct pctx *p, const struct toks *t)
 		conf_perr(p, "hostname: too long");
 }
 
-static void set_path(struct pctx *p, const struct toks *t, char *dst, size_t cap)
+void conf_set_path(struct pctx *p, const struct toks *t, char *dst, size_t cap)
 {
 	const char *why;
 	char qb[QUOTE_MAX];
 
-	if (path_set(dst, cap, t->v[1], &why) < 0)
+	if (conf_path_set(dst, cap, t->v[1], &why) < 0)
 		conf_perr(p, "%s: '%s' %s", t->v[0], conf_q(qb, sizeof qb, t->v[1]), why);
 }
 
 static void d_spool(struct pctx *p, const struct toks *t)
 {
-	set_path(p, t, p->c->spool, sizeof p->c->spool);
+	conf_set_path(p, t, p->c->spool, sizeof p->c->spool);
 }
 
 static void d_users(struct pctx *p, const struct toks *t)
 {
-	set_path(p, t, p->c->users_file, sizeof p->c->users_file);
+	conf_set_path(p, t, p->c->users_file, sizeof p->c->users_file);
 }
 
 static void d_socket(struct pctx *p, const struct toks *t)
@@ -464,7 +464,7 @@ static void d_socket(struct pctx *p, const struct toks *t)
 			  n, max);
 		return;
 	}
-	set_path(p, t, p->c->socket_path, sizeof p->c->socket_path);
+	conf_set_path(p, t, p->c->socket_path, sizeof p->c->socket_path);
 }
 
 static void set_user(struct pctx *p, const struct toks *t, char *dst, size_t cap)
@@ -666,8 +666,7 @@ static void d_maxmsg(struct pctx *p, const struct toks *t)
 		p->c->max_message_size = v;
 }
 
-/* Stores a number in lo..hi into *out, or reports why it cannot. */
-static void uint_arg(struct pctx *p, const struct toks *t, unsigned lo, unsigned hi, unsigned *out)
+void conf_uint_arg(struct pctx *p, const struct toks *t, unsigned lo, unsigned hi, unsigned *out)
 {
 	char qb[QUOTE_MAX];
 	uint64_t v = 0;
@@ -684,32 +683,32 @@ static void uint_arg(struct pctx *p, const struct toks *t, unsigned lo, unsigned
 
 static void d_maxrcpt(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, CONF_MIN_MAXRCPT, CONF_MAX_MAXRCPT, &p->c->max_rcpt);
+	conf_uint_arg(p, t, CONF_MIN_MAXRCPT, CONF_MAX_MAXRCPT, &p->c->max_rcpt);
 }
 
 static void d_workers(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, 0, CONF_MAX_WORKERS, &p->c->workers);
+	conf_uint_arg(p, t, 0, CONF_MAX_WORKERS, &p->c->workers);
 }
 
 static void d_auth_delay(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, 1, 1000, &p->c->auth.delay_after);
+	conf_uint_arg(p, t, 1, 1000, &p->c->auth.delay_after);
 }
 
 static void d_auth_lock(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, 1, 1000, &p->c->auth.lock_after);
+	conf_uint_arg(p, t, 1, 1000, &p->c->auth.lock_after);
 }
 
 static void d_auth_window(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, 1, 86400, &p->c->auth.window);
+	conf_uint_arg(p, t, 1, 86400, &p->c->auth.window);
 }
 
 static void d_auth_locktime(struct pctx *p, const struct toks *t)
 {
-	uint_arg(p, t, 1, 86400, &p->c->auth.lock_time);
+	conf_uint_arg(p, t, 1, 86400, &p->c->auth.lock_time);
 }
 
 /* "ADDR/LEN" (IPv4 or IPv6, LEN optional = a single host). */
@@ -798,11 +797,11 @@ static void d_tls(struct pctx *p, const struct toks *t)
 		return;
 	}
 	tl = &p->c->tls[p->c->n_tls];
-	if (path_set(tl->cert, sizeof tl->cert, t->v[2], &why) < 0) {
+	if (conf_path_set(tl->cert, sizeof tl->cert, t->v[2], &why) < 0) {
 		conf_perr(p, "tls: cert '%s' %s", conf_q(qb, sizeof qb, t->v[2]), why);
 		return;
 	}
-	if (path_set(tl->key, sizeof tl->key, t->v[4], &why) < 0) {
+	if (conf_path_set(tl->key, sizeof tl->key, t->v[4], &why) < 0) {
 		conf_perr(p, "tls: key '%s' %s", conf_q(qb, sizeof qb, t->v[4]), why);
 		return;
 	}
@@ -836,6 +835,20 @@ static const struct directive directives[D_COUNT] = {
     [D_LIMITS] = {"limits", "limits { or limits KEY VALUE", 1, CONF_MAX_ARGS - 1, 0, 0,
 		  conf_limits_directive},
     [D_DNSBL] = {"dnsbl", "dnsbl ZONE[=A.B.C.D,...] [WEIGHT]", 1, 2, 0, 0, conf_limits_dnsbl},
+    [D_LIFETIME] = {"queue-lifetime", "queue-lifetime DURATION", 1, 1, 1, 0, conf_out_lifetime},
+    [D_DELAY_WARN] = {"delay-warning", "delay-warning DURATION|off", 1, 1, 1, 0,
+		      conf_out_delay_warning},
+    [D_OUT_CONN] = {"outbound-connections", "outbound-connections N", 1, 1, 1, 0, conf_out_conn},
+    [D_OUT_CONN_DEST] = {"outbound-connections-per-domain", "outbound-connections-per-domain N", 1,
+			 1, 1, 0, conf_out_conn_dest},
+    [D_OUT_PORT] = {"outbound-port", "outbound-port N", 1, 1, 1, 0, conf_out_port},
+    [D_OUT_CA] = {"outbound-ca-file", "outbound-ca-file FILE", 1, 1, 1, 0, conf_out_ca_file},
+    [D_TRUST_ANCHOR] = {"dnssec-trust-anchor", "dnssec-trust-anchor FILE|off", 1, 1, 1, 0,
+			conf_out_trust_anchor},
+    [D_MTA_STS] = {"mta-sts", "mta-sts on|off", 1, 1, 1, 0, conf_out_mta_sts},
+    [D_RELAY] = {"relay", "relay via URL [auth FILE]", 2, 4, 1, 0, conf_out_relay},
+    [D_DEST] = {"destination", "destination DOMAIN tls none|may|require|verify", 3, 3, 0, 0,
+		conf_out_destination},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */
@@ -987,6 +1000,7 @@ static void parse_finish(struct pctx *p)
 	struct conf *c = p->c;
 
 	conf_limits_finish(p);
+	conf_outbound_finish(p);
 	for (size_t i = 0; i < D_COUNT; i++)
 		if (directives[i].required && !p->first_line[i])
 			conf_err_add(p->e, p->file, 0, "missing required directive '%s'",
@@ -1026,6 +1040,7 @@ void conf_defaults(struct conf *c)
 	c->auth.window = 900;
 	c->auth.lock_time = 900;
 	conf_limits_defaults(&c->limits);
+	conf_outbound_defaults(&c->out);
 }
 
 int conf_parse(const char *text, size_t len, const char *filename, struct conf *out,

@@ -21,10 +21,10 @@
 #include "util/conf_limits.h"
 #include "util/str.h"
 
-#define MS_S	    1000ull
-#define MS_MIN	    (60 * MS_S)
-#define MS_HOUR	    (60 * MS_MIN)
-#define MS_DAY	    (24 * MS_HOUR)
+#define MS_S	    CONF_MS_S
+#define MS_MIN	    CONF_MS_MIN
+#define MS_HOUR	    CONF_MS_HOUR
+#define MS_DAY	    CONF_MS_DAY
 #define RATE_MAX    100000000ull
 #define REDIS_PORT  6379
 #define REDIS_PFX   "redis://"
@@ -204,9 +204,7 @@ static uint64_t unit_ms(const char *u)
 	return 0;
 }
 
-/* "N" (seconds) or N with ms, s, m, h or d, in milliseconds.
- * 0, -1 when not a duration, -2 when too large to count. */
-static int dur_parse(const char *s, uint64_t *ms)
+int conf_dur_parse(const char *s, uint64_t *ms)
 {
 	size_t n = strspn(s, "0123456789");
 	uint64_t v, mul = unit_ms(s + n);
@@ -237,22 +235,31 @@ static int int_parse(const char *s, int64_t *out)
 	return 0;
 }
 
+int conf_dur_arg(struct pctx *p, const char *what, const char *s, const struct conf_dur_bounds *b,
+		 uint64_t *ms)
+{
+	char qb[QUOTE_MAX];
+	int r = conf_dur_parse(s, ms);
+
+	if (r == -1)
+		return conf_perr(p, "%s: '%s' " DUR_SYNTAX, what, conf_q(qb, sizeof qb, s));
+	if (r == 0 && b->secs && *ms % MS_S != 0)
+		return conf_perr(p, "%s: %s must be whole seconds", what, conf_q(qb, sizeof qb, s));
+	if (r == -2 || *ms < b->lo || *ms > b->hi)
+		return conf_perr(p, "%s: %s is out of range %s", what, conf_q(qb, sizeof qb, s),
+				 b->range);
+	return 0;
+}
+
 /* A duration of key k checked against its bounds; secs: must be whole seconds. */
 static int dur_arg(struct pctx *p, const struct lkey *k, const char *s, int secs, uint64_t *ms)
 {
-	char qb[QUOTE_MAX];
-	int r = dur_parse(s, ms);
+	const struct conf_dur_bounds b = {(uint64_t)k->lo, (uint64_t)k->hi, k->range, secs};
+	char what[QUOTE_MAX];
 
-	if (r == -1)
-		return conf_perr(p, "limits: %s: '%s' " DUR_SYNTAX, k->name,
-				 conf_q(qb, sizeof qb, s));
-	if (r == 0 && secs && *ms % MS_S != 0)
-		return conf_perr(p, "limits: %s: %s must be whole seconds", k->name,
-				 conf_q(qb, sizeof qb, s));
-	if (r == -2 || *ms < (uint64_t)k->lo || *ms > (uint64_t)k->hi)
-		return conf_perr(p, "limits: %s: %s is out of range %s", k->name,
-				 conf_q(qb, sizeof qb, s), k->range);
-	return 0;
+	if (str_fmt(what, sizeof what, "limits: %s", k->name) < 0)
+		return conf_perr(p, "limits: key name too long");
+	return conf_dur_arg(p, what, s, &b, ms);
 }
 
 /* A number of key k in its bounds (signed keys: lo may be negative). */
@@ -360,7 +367,7 @@ static int rate_parse(struct pctx *p, const struct lkey *k, const char *s, struc
 	if (e == -2 || n < 1 || n > RATE_MAX)
 		return conf_perr(p, "limits: %s: count %s is out of range 1-100000000", k->name,
 				 conf_q(qb, sizeof qb, num));
-	if ((e = dur_parse(slash + 1, &ms)) == -1)
+	if ((e = conf_dur_parse(slash + 1, &ms)) == -1)
 		return conf_perr(p, "limits: %s: period '%s' " DUR_SYNTAX, k->name,
 				 conf_q(qb, sizeof qb, slash + 1));
 	if (e == 0 && ms % MS_S != 0)
@@ -385,7 +392,7 @@ static void set_rate(struct pctx *p, const struct lkey *k, const char *s)
 		*r = v;
 }
 
-/* ---- store local | redis://HOST[:PORT] ---------------------------------- */
+/* ---- URL hosts: store redis://HOST[:PORT], relay via smtp://HOST[:PORT] -- */
 
 /* Set a static reason and fail. */
 static int fail(const char **why, const char *reason)
@@ -396,8 +403,8 @@ static int fail(const char **why, const char *reason)
 
 /* Split "[V6]:P", "[V6]", "H:P" or "H": the host into host[cap], the port
  * text (NULL when there is none) into *port, and whether it was [V6]. */
-static int store_split(const char *s, char *host, size_t cap, const char **port, int *v6,
-		       const char **why)
+static int url_split(const char *s, char *host, size_t cap, const char **port, int *v6,
+		     const char **why)
 {
 	const char *h = s, *rest;
 
@@ -408,9 +415,7 @@ static int store_split(const char *s, char *host, size_t cap, const char **port,
 		h = s + 1;
 		if (rest[1] != '\0' && rest[1] != ':')
 			return fail(why, "unexpected text after ']'");
-	} else if ((rest = strchr(s, ':')) && strchr(rest + 1, ':')) {
-		return fail(why, "IPv6 addresses must be in brackets, e.g. redis://[::1]:6379");
-	} else if (!rest) {
+	} else if (!(rest = strchr(s, ':'))) {
 		rest = s + strlen(s);
 	}
 	if (str_copyn(host, cap, h, (size_t)(rest - h)) < 0)
@@ -421,49 +426,64 @@ static int store_split(const char *s, char *host, size_t cap, const char **port,
 }
 
 /* The host part: an IPv6 literal, an IPv4 address or a hostname (lowercased). */
-static int store_host(struct pctx *p, const char *h, int v6, char *out, size_t cap)
+static int url_host(struct pctx *p, const char *what, const char *h, int v6, char *out, size_t cap)
 {
 	unsigned char a[16];
 	const char *why;
 	char qb[QUOTE_MAX];
 
 	if (v6 && inet_pton(AF_INET6, h, a) != 1)
-		return conf_perr(p, "limits: store: '%s' is not an IPv6 address",
+		return conf_perr(p, "%s: '%s' is not an IPv6 address", what,
 				 conf_q(qb, sizeof qb, h));
 	if (!v6 && inet_pton(AF_INET, h, a) != 1 && conf_hostname_check(h, strlen(h), &why) < 0)
-		return conf_perr(
-		    p, "limits: store: '%s' is neither an IPv4 address nor a hostname: %s",
-		    conf_q(qb, sizeof qb, h), why);
+		return conf_perr(p, "%s: '%s' is neither an IPv4 address nor a hostname: %s", what,
+				 conf_q(qb, sizeof qb, h), why);
 	if (conf_host_normalize(out, cap, h, strlen(h)) < 0)
-		return conf_perr(p, "limits: store: host too long");
+		return conf_perr(p, "%s: host too long", what);
 	return 0;
 }
 
-static int store_port(struct pctx *p, const char *s, unsigned *port)
+static int url_port(struct pctx *p, const char *what, const char *s, unsigned *port)
 {
 	char qb[QUOTE_MAX];
 	uint64_t v = 0;
 	int r = conf_parse_u64(s, strlen(s), &v);
 
 	if (s[0] == '\0')
-		return conf_perr(p, "limits: store: missing port after ':'");
+		return conf_perr(p, "%s: missing port after ':'", what);
 	if (r == -1)
-		return conf_perr(p, "limits: store: port '%s' is not a number",
+		return conf_perr(p, "%s: port '%s' is not a number", what,
 				 conf_q(qb, sizeof qb, s));
 	if (r == -2 || v < 1 || v > 65535)
-		return conf_perr(p, "limits: store: port %s is out of range 1-65535",
+		return conf_perr(p, "%s: port %s is out of range 1-65535", what,
 				 conf_q(qb, sizeof qb, s));
 	*port = (unsigned)v;
+	return 0;
+}
+
+int conf_url_hostport(struct pctx *p, const char *what, const char *url, size_t scheme_len,
+		      char *host, size_t cap, unsigned *port)
+{
+	char raw[CONF_NAME_MAX];
+	const char *s = url + scheme_len, *c = strchr(s, ':'), *ptext, *why;
+	int v6;
+
+	if (s[0] != '[' && c && strchr(c + 1, ':'))
+		return conf_perr(p, "%s: IPv6 addresses must be in brackets, e.g. %.*s[::1]:%u",
+				 what, (int)scheme_len, url, *port);
+	if (url_split(s, raw, sizeof raw, &ptext, &v6, &why) < 0)
+		return conf_perr(p, "%s: %s", what, why);
+	if (url_host(p, what, raw, v6, host, cap) < 0 ||
+	    (ptext && url_port(p, what, ptext, port) < 0))
+		return -1;
 	return 0;
 }
 
 static void set_store(struct pctx *p, const struct lkey *k, const char *s)
 {
 	struct conf_limits *l = &p->c->limits;
-	char host[CONF_NAME_MAX], norm[CONF_NAME_MAX];
-	const char *port, *why;
+	char norm[CONF_NAME_MAX];
 	unsigned portnum = REDIS_PORT;
-	int v6;
 
 	if (strcmp(s, "local") == 0) {
 		l->store[0] = l->store_host[0] = '\0';
@@ -474,12 +494,8 @@ static void set_store(struct pctx *p, const struct lkey *k, const char *s)
 		conf_perr(p, "limits: %s: expected local or redis://HOST[:PORT]", k->name);
 		return;
 	}
-	if (store_split(s + strlen(REDIS_PFX), host, sizeof host, &port, &v6, &why) < 0) {
-		conf_perr(p, "limits: %s: %s", k->name, why);
-		return;
-	}
-	if (store_host(p, host, v6, norm, sizeof norm) < 0 ||
-	    (port && store_port(p, port, &portnum) < 0))
+	if (conf_url_hostport(p, "limits: store", s, strlen(REDIS_PFX), norm, sizeof norm,
+			      &portnum) < 0)
 		return;
 	if (str_copy(l->store, sizeof l->store, s) < 0 ||
 	    str_copy(l->store_host, sizeof l->store_host, norm) < 0) {
@@ -732,8 +748,7 @@ void conf_limits_finish(struct pctx *p)
 
 /* ---- text for `sealpost check -n` --------------------------------------- */
 
-/* A duration in the largest unit that divides it: 1d, 90m, 1500ms, 0s. */
-static int dur_text(uint64_t ms, char *out, size_t cap)
+int conf_dur_text(uint64_t ms, char *out, size_t cap)
 {
 	static const struct {
 		char name[3];
@@ -763,7 +778,7 @@ static int rate_text(const struct conf_rate *r, char *out, size_t cap)
 
 	if (r->count == 0)
 		return str_fmt(out, cap, "off");
-	if (dur_text((uint64_t)r->period * MS_S, d, sizeof d) < 0)
+	if (conf_dur_text((uint64_t)r->period * MS_S, d, sizeof d) < 0)
 		return -1;
 	return str_fmt(out, cap, "%u/%s", r->count, d);
 }
@@ -785,9 +800,9 @@ static int value_text(const struct conf_limits *l, const struct lkey *k, char *v
 	case LK_RATE:
 		return rate_text((const void *)((const char *)l + k->off), val, cap);
 	case LK_SECS:
-		return dur_text((uint64_t)*u_cfield(l, k) * MS_S, val, cap);
+		return conf_dur_text((uint64_t)*u_cfield(l, k) * MS_S, val, cap);
 	case LK_MSECS:
-		return dur_text(*u_cfield(l, k), val, cap);
+		return conf_dur_text(*u_cfield(l, k), val, cap);
 	case LK_SWITCH:
 		return str_fmt(val, cap, "%s", *i_cfield(l, k) ? "on" : "off");
 	case LK_SIZE:

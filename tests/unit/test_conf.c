@@ -1,6 +1,7 @@
 /*
- * test_conf: unit tests for the sealpost.conf parser (src/util/conf.c and
- * conf_limits.c: the limits block and dnsbl lines).
+ * test_conf: unit tests for the sealpost.conf parser (src/util/conf.c,
+ * conf_limits.c: the limits block and dnsbl lines, and conf_remote.c: the
+ * outbound-delivery directives).
  *
  * Security role: pins down that every malformed value is refused with a
  * precise "file:line: reason", that nothing is silently truncated and
@@ -21,6 +22,7 @@
 
 #include "util/conf.h"
 #include "util/conf_limits.h"
+#include "util/conf_remote.h"
 
 #define BASE                                                                                       \
 	"hostname mx.example.test\n"                                                               \
@@ -1109,6 +1111,297 @@ static void test_limits_text(void **state)
 	assert_int_equal(conf_dnsbl_text(&C.limits.dnsbl[0], val, 10), -1);
 }
 
+/* ---- outbound delivery (src/util/conf_remote.c) ------------------------- */
+
+static void test_outbound_defaults(void **state)
+{
+	const struct conf_outbound *o = &C.out;
+	(void)state;
+	parse_ok(BASE);
+	assert_int_equal(o->lifetime, 5 * 86400);
+	assert_int_equal(o->delay_warning, 4 * 3600);
+	assert_int_equal(o->max_conn, 100);
+	assert_int_equal(o->max_conn_dest, 10);
+	assert_int_equal(o->port, 25);
+	assert_string_equal(o->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	assert_string_equal(o->trust_anchor, "/usr/share/dns/root.key");
+	assert_int_equal(o->mta_sts, 1);
+	assert_string_equal(o->relay, "");
+	assert_int_equal(o->n_dest, 0);
+	assert_int_equal(TLSOUT_MAY, 0); /* a zeroed conf_dest is the safe default */
+}
+
+static void test_outbound_values(void **state)
+{
+	const struct conf_outbound *o = &C.out;
+	(void)state;
+	parse_ok(BASE "queue-lifetime 2d\ndelay-warning 30m\noutbound-connections 10000\n"
+		      "outbound-connections-per-domain 1000\noutbound-port 2525\n"
+		      "outbound-ca-file /etc/test/ca.pem/\ndnssec-trust-anchor off\nmta-sts off\n");
+	assert_int_equal(o->lifetime, 2 * 86400);
+	assert_int_equal(o->delay_warning, 1800);
+	assert_int_equal(o->max_conn, 10000);
+	assert_int_equal(o->max_conn_dest, 1000);
+	assert_int_equal(o->port, 2525);
+	assert_string_equal(o->ca_file, "/etc/test/ca.pem");
+	assert_string_equal(o->trust_anchor, "");
+	assert_int_equal(o->mta_sts, 0);
+	parse_ok(BASE "queue-lifetime 30d\ndelay-warning off\ndnssec-trust-anchor /k/root.key\n"
+		      "mta-sts on\noutbound-connections 1\noutbound-connections-per-domain 1\n");
+	assert_int_equal(o->lifetime, 30 * 86400);
+	assert_int_equal(o->delay_warning, 0);
+	assert_string_equal(o->trust_anchor, "/k/root.key");
+	assert_int_equal(o->mta_sts, 1);
+	parse_ok(BASE "queue-lifetime 1h\ndelay-warning 59m\n");
+	assert_int_equal(o->lifetime, 3600);
+	assert_int_equal(o->delay_warning, 59 * 60);
+}
+
+static void test_outbound_errors(void **state)
+{
+	(void)state;
+	expect_line_error("queue-lifetime 59m", "queue-lifetime: 59m is out of range 1h-30d");
+	expect_line_error("queue-lifetime 31d", "queue-lifetime: 31d is out of range 1h-30d");
+	expect_line_error("queue-lifetime 3600500ms",
+			  "queue-lifetime: 3600500ms must be whole seconds");
+	expect_line_error("queue-lifetime forever",
+			  "queue-lifetime: 'forever' is not a duration (N followed by ms, s, m, "
+			  "h or d, e.g. 30s)");
+	expect_line_error("queue-lifetime off", "queue-lifetime: 'off' is not a duration (N "
+						"followed by ms, s, m, h or d, e.g. 30s)");
+	expect_line_error("delay-warning 59s", "delay-warning: 59s is out of range 1m-7d");
+	expect_line_error("delay-warning 8d", "delay-warning: 8d is out of range 1m-7d");
+	expect_line_error("outbound-connections 0",
+			  "outbound-connections: 0 is out of range 1-10000");
+	expect_line_error("outbound-connections 10001",
+			  "outbound-connections: 10001 is out of range 1-10000");
+	expect_line_error("outbound-connections-per-domain 1001",
+			  "outbound-connections-per-domain: 1001 is out of range 1-1000");
+	expect_line_error("outbound-connections-per-domain many",
+			  "outbound-connections-per-domain: 'many' is not a number");
+	expect_line_error("outbound-port 0", "outbound-port: 0 is out of range 1-65535");
+	expect_line_error("outbound-port 65536", "outbound-port: 65536 is out of range 1-65535");
+	expect_line_error("outbound-ca-file ca.pem",
+			  "outbound-ca-file: 'ca.pem' must be an absolute path");
+	expect_line_error("dnssec-trust-anchor /a/../b",
+			  "dnssec-trust-anchor: '/a/../b' must not contain '..' components");
+	expect_line_error("dnssec-trust-anchor on",
+			  "dnssec-trust-anchor: 'on' must be an absolute path");
+	expect_line_error("mta-sts enforce", "mta-sts: expected on or off");
+	expect_line_error("mta-sts", "mta-sts: wrong number of arguments (usage: mta-sts on|off)");
+	expect_error_at("mta-sts on\nmta-sts off", BASE_LINES + 2,
+			"mta-sts: duplicate directive (first on line 6)");
+	expect_error_at("queue-lifetime 1d\nqueue-lifetime 2d", BASE_LINES + 2,
+			"queue-lifetime: duplicate directive (first on line 6)");
+}
+
+static void test_outbound_cross_checks(void **state)
+{
+	(void)state;
+	expect_error_at("delay-warning 2d\nqueue-lifetime 2d", BASE_LINES + 2,
+			"delay-warning: 2d must be less than queue-lifetime (2d): shorten it or "
+			"write 'delay-warning off'");
+	expect_error_at("queue-lifetime 2h", BASE_LINES + 1,
+			"delay-warning: 4h (the default) must be less than queue-lifetime (2h): "
+			"shorten it or write 'delay-warning off'");
+	expect_error_at("outbound-connections-per-domain 20\n# x\noutbound-connections 15",
+			BASE_LINES + 3,
+			"outbound-connections-per-domain: 20 must not exceed outbound-connections "
+			"(15)");
+	expect_error_at("outbound-connections 5", BASE_LINES + 1,
+			"outbound-connections-per-domain: 10 must not exceed outbound-connections "
+			"(5)");
+	parse_ok(BASE "queue-lifetime 2h\ndelay-warning off\noutbound-connections 5\n"
+		      "outbound-connections-per-domain 5\n");
+}
+
+static void test_outbound_relay(void **state)
+{
+	const struct conf_outbound *o = &C.out;
+	(void)state;
+	parse_ok(BASE "relay via smtp://Smart.Example.TEST.\n");
+	assert_string_equal(o->relay, "smtp://Smart.Example.TEST.");
+	assert_string_equal(o->relay_host, "smart.example.test");
+	assert_int_equal(o->relay_port, 25);
+	assert_int_equal(o->relay_implicit_tls, 0);
+	assert_string_equal(o->relay_auth, "");
+	parse_ok(BASE "relay via smtps://[2001:db8::1]:4650 auth /etc/sealpost/relay.auth\n");
+	assert_string_equal(o->relay_host, "2001:db8::1");
+	assert_int_equal(o->relay_port, 4650);
+	assert_int_equal(o->relay_implicit_tls, 1);
+	assert_string_equal(o->relay_auth, "/etc/sealpost/relay.auth");
+	parse_ok(BASE "relay via smtps://192.0.2.1\n");
+	assert_string_equal(o->relay_host, "192.0.2.1");
+	assert_int_equal(o->relay_port, 465);
+	parse_ok(BASE "relay via smtp://192.0.2.1:587 auth /a\n"); /* STARTTLS before AUTH */
+	assert_int_equal(o->relay_port, 587);
+	assert_int_equal(o->relay_implicit_tls, 0);
+	assert_string_equal(o->relay_auth, "/a");
+}
+
+static void test_outbound_relay_errors(void **state)
+{
+	(void)state;
+	expect_line_error("relay smtp://a.test",
+			  "relay: wrong number of arguments (usage: relay via URL [auth FILE])");
+	expect_line_error("relay to smtp://a.test",
+			  "relay: expected 'relay via smtp://HOST[:PORT]' or 'relay via "
+			  "smtps://HOST[:PORT]', then optionally 'auth FILE'");
+	expect_line_error("relay via smtp://a.test auth",
+			  "relay: expected 'relay via smtp://HOST[:PORT]' or 'relay via "
+			  "smtps://HOST[:PORT]', then optionally 'auth FILE'");
+	expect_line_error("relay via smtp://a.test login /f",
+			  "relay: expected 'relay via smtp://HOST[:PORT]' or 'relay via "
+			  "smtps://HOST[:PORT]', then optionally 'auth FILE'");
+	expect_line_error("relay via http://a.test",
+			  "relay: 'http://a.test' is not smtp://HOST[:PORT] or "
+			  "smtps://HOST[:PORT]");
+	expect_line_error("relay via SMTP://a.test",
+			  "relay: 'SMTP://a.test' is not smtp://HOST[:PORT] or "
+			  "smtps://HOST[:PORT]");
+	expect_line_error("relay via smtp://u:pw@a.test",
+			  "relay: no credentials in the URL: put them in a file and add 'auth "
+			  "FILE'");
+	expect_line_error("relay via smtp://",
+			  "relay: '' is neither an IPv4 address nor a hostname: empty hostname");
+	expect_line_error("relay via smtp://a_b.test",
+			  "relay: 'a_b.test' is neither an IPv4 address nor a hostname: invalid "
+			  "character (only letters, digits, '-' and '.')");
+	expect_line_error("relay via smtp://2001:db8::1",
+			  "relay: IPv6 addresses must be in brackets, e.g. smtp://[::1]:25");
+	expect_line_error("relay via smtps://2001:db8::1",
+			  "relay: IPv6 addresses must be in brackets, e.g. smtps://[::1]:465");
+	expect_line_error("relay via smtp://[::1", "relay: missing ']' after the IPv6 address");
+	expect_line_error("relay via smtp://[a.test]", "relay: 'a.test' is not an IPv6 address");
+	expect_line_error("relay via smtp://a.test:", "relay: missing port after ':'");
+	expect_line_error("relay via smtp://a.test:0", "relay: port 0 is out of range 1-65535");
+	expect_line_error("relay via smtp://a.test:25/", "relay: port '25/' is not a number");
+	expect_line_error("relay via smtp://a.test auth relay.auth",
+			  "relay: auth file 'relay.auth' must be an absolute path");
+	expect_error_at("relay via smtp://a.test\nrelay via smtp://b.test", BASE_LINES + 2,
+			"relay: duplicate directive (first on line 6)");
+	/* a refused line leaves no half-set relay behind */
+	assert_int_equal(parse(BASE "relay via smtp://a.test:99 auth x\n"), -1);
+	assert_string_equal(C.out.relay, "");
+	assert_int_equal(C.out.relay_port, 0);
+}
+
+static void test_outbound_destinations(void **state)
+{
+	const struct conf_outbound *o = &C.out;
+	(void)state;
+	parse_ok(BASE "destination Legacy.Example.ORG. tls none\n"
+		      "destination bank.example tls verify\ndestination b.example tls require\n"
+		      "destination c.example tls may\n");
+	assert_int_equal(o->n_dest, 4);
+	assert_string_equal(o->dest[0].domain, "legacy.example.org");
+	assert_int_equal(o->dest[0].tls, TLSOUT_NONE);
+	assert_int_equal(o->dest[0].line, BASE_LINES + 1);
+	assert_int_equal(o->dest[1].tls, TLSOUT_VERIFY);
+	assert_int_equal(o->dest[2].tls, TLSOUT_REQUIRE);
+	assert_int_equal(o->dest[3].tls, TLSOUT_MAY);
+	assert_string_equal(conf_tls_out_name(TLSOUT_NONE), "none");
+	assert_string_equal(conf_tls_out_name(TLSOUT_VERIFY), "verify");
+	assert_string_equal(conf_tls_out_name((enum conf_tls_out)99), "?");
+}
+
+static void test_outbound_destination_errors(void **state)
+{
+	char text[16384];
+	size_t o;
+	(void)state;
+	expect_line_error("destination a.test tls", "destination: wrong number of arguments "
+						    "(usage: destination DOMAIN tls "
+						    "none|may|require|verify)");
+	expect_line_error("destination a.test starttls none",
+			  "destination: expected 'destination DOMAIN tls none|may|require|verify'");
+	expect_line_error("destination a.test tls off",
+			  "destination: unknown tls mode 'off' (expected none, may, require or "
+			  "verify)");
+	expect_line_error("destination a.test tls NONE",
+			  "destination: unknown tls mode 'NONE' (expected none, may, require or "
+			  "verify)");
+	expect_line_error("destination .a.test tls verify",
+			  "destination: '.a.test': a destination is one exact domain (write each "
+			  "subdomain on its own line)");
+	expect_line_error("destination 192.0.2.1 tls none",
+			  "destination: '192.0.2.1' is not a valid domain: the last label is all "
+			  "digits (an IP address is not a hostname)");
+	expect_line_error("destination * tls none",
+			  "destination: '*' is not a valid domain: invalid character (only "
+			  "letters, digits, '-' and '.')");
+	expect_error_at("destination a.test tls verify\ndestination A.TEST. tls none",
+			BASE_LINES + 2, "destination: duplicate domain 'a.test' (first on line 6)");
+	o = (size_t)snprintf(text, sizeof text, "%s", BASE);
+	for (int i = 0; i <= CONF_MAX_DEST; i++)
+		o += (size_t)snprintf(text + o, sizeof text - o,
+				      "destination d%d.test tls verify\n", i);
+	assert_int_equal(parse(text), -1);
+	assert_int_equal(E.n, 1);
+	assert_int_equal(C.out.n_dest, CONF_MAX_DEST);
+	assert_true(has_error("t.conf:70: destination: too many destinations (at most 64)"));
+}
+
+/* conf_emit_fn that appends "name v..." lines to a buffer. */
+struct emitted {
+	char text[8192];
+	size_t len;
+	int fail_at; /* return 1 on this line (1-based), 0 = never */
+	int lines;
+};
+
+static int collect(void *arg, const char *name, const char *const *v, int n)
+{
+	struct emitted *e = arg;
+
+	if (++e->lines == e->fail_at)
+		return 1;
+	e->len += (size_t)snprintf(e->text + e->len, sizeof e->text - e->len, "%s", name);
+	for (int i = 0; i < n; i++)
+		e->len += (size_t)snprintf(e->text + e->len, sizeof e->text - e->len, " %s", v[i]);
+	e->len += (size_t)snprintf(e->text + e->len, sizeof e->text - e->len, "\n");
+	return 0;
+}
+
+static void test_outbound_text(void **state)
+{
+	static struct emitted e;
+	static struct conf first;
+	char text[8192 + 512];
+	(void)state;
+	memset(&e, 0, sizeof e);
+	parse_ok(BASE);
+	assert_int_equal(conf_outbound_nondefault(&C.out, collect, &e), 0);
+	assert_string_equal(e.text, "");
+	parse_ok(BASE "destination b.test tls none\nqueue-lifetime 36h\ndelay-warning off\n"
+		      "outbound-port 2525\noutbound-connections 50\n"
+		      "outbound-connections-per-domain 2\noutbound-ca-file /ca.pem\n"
+		      "dnssec-trust-anchor off\nmta-sts off\n"
+		      "relay via smtps://[::1]:4650 auth /r.auth\ndestination a.test tls verify\n");
+	first = C;
+	assert_int_equal(conf_outbound_nondefault(&C.out, collect, &e), 0);
+	assert_string_equal(e.text, "queue-lifetime 36h\ndelay-warning off\n"
+				    "outbound-connections 50\noutbound-connections-per-domain 2\n"
+				    "outbound-port 2525\noutbound-ca-file /ca.pem\n"
+				    "dnssec-trust-anchor off\nmta-sts off\n"
+				    "relay via smtps://[::1]:4650 auth /r.auth\n"
+				    "destination b.test tls none\ndestination a.test tls verify\n");
+	/* what is written reads back the same */
+	snprintf(text, sizeof text, "%s%s", BASE, e.text);
+	parse_ok(text);
+	for (size_t i = 0; i < C.out.n_dest; i++)
+		first.out.dest[i].line = C.out.dest[i].line;
+	assert_memory_equal(&C.out, &first.out, sizeof C.out);
+	memset(&e, 0, sizeof e);
+	parse_ok(BASE "relay via smtp://a.test\ndelay-warning 1h\n");
+	assert_int_equal(conf_outbound_nondefault(&C.out, collect, &e), 0);
+	assert_string_equal(e.text, "delay-warning 1h\nrelay via smtp://a.test\n");
+	memset(&e, 0, sizeof e);
+	e.fail_at = 2;
+	assert_int_equal(conf_outbound_nondefault(&C.out, collect, &e), 1);
+	assert_int_equal(e.lines, 2); /* stops at the first failure */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1147,6 +1440,15 @@ int main(void)
 	    cmocka_unit_test(test_dnsbl),
 	    cmocka_unit_test(test_dnsbl_errors),
 	    cmocka_unit_test(test_limits_text),
+	    cmocka_unit_test(test_outbound_defaults),
+	    cmocka_unit_test(test_outbound_values),
+	    cmocka_unit_test(test_outbound_errors),
+	    cmocka_unit_test(test_outbound_cross_checks),
+	    cmocka_unit_test(test_outbound_relay),
+	    cmocka_unit_test(test_outbound_relay_errors),
+	    cmocka_unit_test(test_outbound_destinations),
+	    cmocka_unit_test(test_outbound_destination_errors),
+	    cmocka_unit_test(test_outbound_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
