@@ -18,10 +18,10 @@
  *
  * Security role: the answers come from the network; libunbound parses the
  * wire format and we only pass on rdata pointers with their lengths (at
- * most DNS_MAX_RR). No trust anchor is loaded yet, so nothing is "secure";
- * DANE will add one with ub_ctx_add_ta_file() in dns_ctx_setup (and must
- * then force finalization here, before privileges are dropped, since the
- * file is read when the context is finalized).
+ * most DNS_MAX_RR). Only a process that calls dns_trust_anchor (remote,
+ * for DANE) validates: the anchors are read by us and handed over as
+ * strings (ub_ctx_add_ta), so libunbound never opens the file after the
+ * privilege drop.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -138,6 +138,36 @@ fail:
 	ub_ctx_delete(D.ctx);
 	memset(&D, 0, sizeof D);
 	return -1;
+}
+
+#define DNS_TA_FILE_MAX (64 * 1024)
+
+int dns_trust_anchor(const char *file, char *err, size_t cap)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0, n = 0;
+	int errnum = 0, r;
+
+	if (!D.ctx)
+		return dns_fail(err, cap, "trust anchor before dns_init", 0);
+	if (conf_read_file(file, DNS_TA_FILE_MAX, &buf, &len, &errnum) < 0) {
+		(void)str_fmt(err, cap, "dns: %s: %s", file, strerror(errnum));
+		return -1;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, ";\r")] = '\0';
+		if (line[strspn(line, " \t")] == '\0')
+			continue;
+		if ((r = ub_ctx_add_ta(D.ctx, line)) != 0) {
+			free(buf);
+			return dns_fail(err, cap, file, r);
+		}
+		n++;
+	}
+	free(buf);
+	if (n == 0)
+		return dns_fail(err, cap, "no trust anchor in the file", 0);
+	return 0;
 }
 
 static void dns_unlink(struct dns_query *q)

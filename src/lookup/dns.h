@@ -42,6 +42,13 @@ typedef void (*dns_cb)(void *arg, const struct dns_result *r);
 /* Set up the resolver for base from c. 0, or -1 with a reason in err[cap]. */
 int dns_init(struct event_base *base, const struct conf *c, char *err, size_t cap);
 
+/* Load DNSSEC trust anchors (DS or DNSKEY records in zone-file form, one
+ * per line, ';' comments) from file, for this process's resolver only
+ * (the remote process: DANE). The file is read here, before privileges
+ * are dropped, not later by libunbound. Call after dns_init and before the
+ * first query. 0, or -1 with a reason in err[cap]. */
+int dns_trust_anchor(const char *file, char *err, size_t cap);
+
 /* Ask for name (presentation form) and rrtype (1 A, 28 AAAA, 15 MX, 16 TXT,
  * 52 TLSA, 12 PTR ...). The answer comes to cb, at the latest after
  * timeout_ms (as DNS_TEMPFAIL). Returns 0, or -1 when the query could not
