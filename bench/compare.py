@@ -764,7 +764,7 @@ def report(bench, results, idle, servers, versions, path, started, elapsed):
                  "--starttls (2 processes, full TLS 1.3 handshake per message, same ECDSA P-256 certificate "
                  "for all three). msg/s = accepted messages / time until the last is in the Maildir.")
     lines.append("- CPU: utime+stime+cutime+cstime summed over the server's process tree (/proc/PID/stat) "
-                 "before and after each run. Peak RSS: VmRSS summed over the tree, sampled every 100 ms.\n")
+                 "before and after each run. Peak RSS: VmRSS summed over the tree (counts shared pages once per process); peak Pss: from smaps_rollup; both sampled every 200 ms.\n")
     hdr = "| load | sessions | metric | sealpost | " + " | ".join(names) + " | " + \
         " | ".join(f"sealpost/{n}" for n in names) + " |"
     lines.append(hdr)
