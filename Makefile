@@ -3,7 +3,7 @@
 # ASan+UBSan); `make demo` sets up and runs a demo server on loopback.
 
 CC      ?= cc
-PKGS     = libevent libevent_openssl libssl libcrypto libcrypt libunbound hiredis
+PKGS     = libevent libevent_openssl libssl libcrypto libcrypt libunbound hiredis libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 

@@ -22,6 +22,7 @@ static const struct subcommand subcommands[] = {
     {"user", cli_user, "manage users and mailboxes"},
     {"dnsbl", cli_dnsbl, "ask DNS block/allow lists about an address"},
     {"dns", cli_dns, "ask the resolver one DNS question (debugging)"},
+    {"mta-sts", cli_mta_sts, "look up a domain's MTA-STS policy (RFC 8461)"},
 };
 
 static void usage(FILE *f)

@@ -14,6 +14,7 @@ int cli_queue(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_dnsbl(int argc, char **argv);
 int cli_dns(int argc, char **argv);
+int cli_mta_sts(int argc, char **argv);
 
 /* Shared helper: pick "-c FILE" out of argv; default CONF_DEFAULT_PATH. */
 const char *cli_config_path(int argc, char **argv);
