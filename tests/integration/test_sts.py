@@ -33,7 +33,7 @@ TESTING = "version: STSv1\nmode: testing\nmx: mx.testing.example\nmax_age: 60480
 
 # Domains with a TXT record and a policy host on GOOD_IP, unless noted.
 DOMAINS = ["enforce", "testing", "notfound", "redirect", "html", "big", "invalid",
-           "cache", "wrongname", "noaddr", "expire", "notype"]
+           "cache", "wrongname", "noaddr", "expire", "notype", "v6"]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def dns():
         ip = OTHER_CA_IP if n == "badcert" else GOOD_IP
         if n not in ("several", "notsts"):
             records.append(("_mta-sts.%s.example" % n, "TXT", '"v=STSv1; id=%s1;"' % n))
-        if n != "noaddr":
+        if n not in ("noaddr", "v6"):
             records.append(("mta-sts.%s.example" % n, "A", ip))
     records += [
         ("_mta-sts.several.example", "TXT", '"v=STSv1; id=a;"'),
@@ -85,6 +85,7 @@ def dns():
         ("_mta-sts.split.example", "TXT", '"v=STSv1; " "id=split1;"'),
         ("mta-sts.split.example", "A", GOOD_IP),
         ("nosts.example", "A", "192.0.2.1"),
+        ("mta-sts.v6.example", "AAAA", "::1"),
     ]
     d = TestDNS(records).start()
     yield d
@@ -129,6 +130,16 @@ def test_testing_policy_and_case(web, dns, pki):
     out = sts(dns, pki, "Testing.Example.")
     assert out[:3] == ["mode: testing", "mx: mx.testing.example", "max_age: 604800"]
     assert out[3:] == ["id: testing1", "source: fetched"]
+
+
+def test_policy_host_on_ipv6(web, dns, pki):
+    srv = PolicyServer("::1", *pki["good"]).start()
+    try:
+        srv.policy("mta-sts.v6.example", TESTING)
+        assert sts(dns, pki, "v6.example")[-2:] == ["id: v61", "source: fetched"]
+        assert srv.hits("mta-sts.v6.example") == 1
+    finally:
+        srv.stop()
 
 
 def test_txt_split_in_strings(web, dns, pki):
