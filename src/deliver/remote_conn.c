@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "deliver/remote_int.h"
+#include "ipc/ipc.h"
 #include "lookup/dns.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -123,13 +124,13 @@ static void rconn_exhausted(struct rconn *c)
 	log_warn("%s: to domain %s: no usable mail host: %s", c->m ? c->m->job->id : "-",
 		 c->d->domain, why);
 	if (c->m) {
-		rmsg_set_all(c->m, 1, why);
+		rmsg_fail(c->m, IPC_DLV_TEMP, why);
 		rmsg_done(c->m);
 		c->m = NULL;
 	}
 	if (c->d->n_conn == 1)
 		while ((m = rdest_next_msg(c->d)) != NULL) {
-			rmsg_set_all(m, 1, why);
+			rmsg_fail(m, IPC_DLV_TEMP, why);
 			rmsg_done(m);
 		}
 	rconn_close(c);
@@ -454,8 +455,7 @@ void rconn_tls_start(struct rconn *c)
 		SSL_free(ssl);
 		return rconn_fail_target(c, "4.7.5 cannot set up TLS");
 	}
-	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-	c->bev = tb;
+	c->bev = tb; /* the filter owns the plain one now (and its callbacks) */
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
 	c->state = CS_TLS_HANDSHAKE;
 	rconn_callbacks(c);

@@ -166,6 +166,8 @@ void rmsg_done(struct rmsg *m);
 /* Set the outcome of every still-pending recipient of m. */
 void rmsg_set_all(struct rmsg *m, int status, const char *why);
 void rmsg_set(struct rmsg *m, size_t i, int status, const char *why);
+/* rmsg_set_all with a "to=<...> status=..." log line per recipient. */
+void rmsg_fail(struct rmsg *m, int status, const char *why);
 /* The address of recipient i of m, and whether it is still pending. */
 const char *rmsg_rcpt(const struct rmsg *m, size_t i);
 int rmsg_pending(const struct rmsg *m, size_t i);

@@ -71,6 +71,15 @@ void rmsg_set_all(struct rmsg *m, int status, const char *why)
 		rmsg_set(m, i, status, why);
 }
 
+void rmsg_fail(struct rmsg *m, int status, const char *why)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (rmsg_pending(m, i))
+			log_info("%s: to=<%s> status=%s (%s)", m->job->id, rmsg_rcpt(m, i),
+				 status == IPC_DLV_PERM ? "bounced" : "deferred", why);
+	rmsg_set_all(m, status, why);
+}
+
 static void rjob_free(struct rjob *j)
 {
 	if (j->map)
@@ -217,10 +226,7 @@ static void rdest_route_failed(struct rdest *d)
 	int st = d->route->status == 5 ? IPC_DLV_PERM : IPC_DLV_TEMP;
 
 	while ((m = rdest_next_msg(d)) != NULL) {
-		for (size_t i = 0; i < m->n; i++)
-			log_info("%s: to=<%s> status=%s (%s)", m->job->id, rmsg_rcpt(m, i),
-				 st == IPC_DLV_PERM ? "bounced" : "deferred", d->route->why);
-		rmsg_set_all(m, st, d->route->why);
+		rmsg_fail(m, st, d->route->why);
 		rmsg_done(m);
 	}
 	if (d->n_conn == 0) {

@@ -102,7 +102,7 @@ class SmtpSink:
     __test__ = False
 
     def __init__(self, host, port, tls=None, pipelining=True, smtputf8=True, size=None,
-                 hostname="sink.example"):
+                 hostname="sink.example", authenticator=None):
         if not host.startswith("127."):
             raise ValueError("SmtpSink binds loopback addresses only")
         self.host, self.port = host, port
@@ -113,6 +113,8 @@ class SmtpSink:
         self.rcpt_script, self.data_script, self.mail_script = {}, {}, {}
         kw = {"hostname": host, "port": port, "server_hostname": hostname,
               "enable_SMTPUTF8": True, "decode_data": False, "data_size_limit": 0}
+        if authenticator:
+            kw.update(authenticator=authenticator, auth_require_tls=True)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*tls)
