@@ -10,7 +10,7 @@ what=${1:-build}
 pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates)
 case "$what" in
 build) ;;
-test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps) ;;
+test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils) ;;
 fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 *) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
 esac
