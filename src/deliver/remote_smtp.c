@@ -212,6 +212,10 @@ void rsmtp_tls_done(struct rconn *c)
 		return rconn_fail_target(c, why);
 	log_info("TLS to %s: %s verified=%s tls-policy=%s (%s)", c->where, c->tls_info,
 		 c->tls_verified ? "yes" : "no", rtls_level_name(c->pol.level), c->pol.why);
+	if (c->d->have_sts && c->d->sts.mode == STS_TESTING && !c->tls_verified)
+		log_info("mta-sts testing: the certificate of %s is not valid for it (delivering "
+			 "anyway)",
+			 c->peer);
 	if (c->d->relay && R.conf->out.relay_implicit_tls && c->ext == 0 && !c->setup_done) {
 		c->state = CS_GREETING;
 		rconn_set_timeout(c, RT_GREETING);
