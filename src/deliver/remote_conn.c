@@ -53,15 +53,19 @@ int rconn_send(struct rconn *c, const char *fmt, ...)
 	return bufferevent_write(c->bev, line, (size_t)n + 2);
 }
 
+/* From the loop: free c, then tell its destination (never re-entered
+ * from inside a destination's own scheduling). */
 static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn *c = arg;
+	struct rdest *d = c->d;
 
 	if (c->timer)
 		event_free(c->timer);
 	free(c->sent);
 	free(c->acc);
 	free(c);
+	rdest_conn_closed(d);
 }
 
 static void rconn_bev_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -96,8 +100,6 @@ static void rconn_unidle(struct rconn *c)
 
 void rconn_close(struct rconn *c)
 {
-	struct rdest *d = c->d;
-
 	if (c->state == CS_CLOSED)
 		return;
 	c->state = CS_CLOSED;
@@ -111,7 +113,6 @@ void rconn_close(struct rconn *c)
 	rconn_drop_bev(c);
 	if (event_base_once(R.base, -1, EV_TIMEOUT, rconn_free_cb, c, NULL) < 0)
 		fatal("cannot schedule a free");
-	rdest_conn_closed(d);
 }
 
 /* Every target failed: the message (and, when this was the destination's
