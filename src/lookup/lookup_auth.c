@@ -125,14 +125,21 @@ static void lauth_verdict(struct lauth *a, int ok)
 	static const char *names[] = {"PLAIN", "LOGIN", "SCRAM-SHA-256"};
 	struct ipc_chan *ch = a->ch;
 	uint64_t req = a->req;
+	const struct user *u = ok && L.loaded ? users_find_login(&L.users, a->login) : NULL;
+	char key[SMTP_ADDR_MAX];
 
+	/* Logins match case-insensitively: count failures under one spelling,
+	 * and name the user as the users file does (quotas, From: checks). */
+	(void)str_copy(key, sizeof key, a->login);
+	str_lower(key);
 	if (ok) {
-		guard_success(a->login);
-		log_info("[%s]: SASL %s login as %s", a->ip, names[a->mech], a->login);
-		lauth_send(ch, req, IPC_AUTH_OK, a->login);
+		const char *login = u ? u->addr : a->login;
+		guard_success(key);
+		log_info("[%s]: SASL %s login as %s", a->ip, names[a->mech], login);
+		lauth_send(ch, req, IPC_AUTH_OK, login);
 	} else {
 		char safe[SMTP_ADDR_MAX];
-		unsigned delay = guard_fail(a->ip, a->login, time(NULL));
+		unsigned delay = guard_fail(a->ip, key, time(NULL));
 		log_warn("unknown[%s]: SASL %s authentication failed: user=<%s>", a->ip,
 			 names[a->mech],
 			 str_sanitize(safe, sizeof safe, a->login, strlen(a->login)));

@@ -215,8 +215,9 @@ static uint32_t conn_admit(const char *ip, uint32_t flags, char *detail, size_t 
 		conn_total++;
 		return IPC_CONN_OK;
 	}
+	/* Rates of IPv6 clients count per /64: one holder has all of it. */
 	if (conn_net_key(ip, flags, net, sizeof net) < 0 ||
-	    str_fmt(key, sizeof key, "conn:%s", ip) < 0)
+	    str_fmt(key, sizeof key, "conn:%s", flags & IPC_CONN_F_IPV6 ? net : ip) < 0)
 		return conn_refuse(detail, cap, IPC_CONN_MAX_IP, "unparsable client address");
 	if (conn_get(ip) >= l->max_conn_ip)
 		return conn_refuse(detail, cap, IPC_CONN_MAX_IP, "max-connections-per-ip %u",
@@ -328,9 +329,12 @@ int lookup_rcpt_over_rate(const char *ip, const char *login, uint32_t flags)
 	const struct conf_limits *l = &L.conf->limits;
 	char key[COUNTER_KEY_MAX];
 	const struct conf_rate *r = login[0] ? &l->user_rcpt_rate : &l->rcpt_rate;
+	char net[CONN_IP_MAX + 8];
 
 	if (r->count == 0 || (!login[0] && (flags & IPC_RCPT_F_EXEMPT)))
 		return 0;
+	if (!login[0] && strchr(ip, ':') && conn_net_key(ip, IPC_CONN_F_IPV6, net, sizeof net) == 0)
+		ip = net; /* IPv6 clients count per /64 */
 	if (str_fmt(key, sizeof key, login[0] ? "rcpt-user:%s" : "rcpt:%s", login[0] ? login : ip) <
 	    0)
 		return 1;

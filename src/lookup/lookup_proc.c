@@ -98,13 +98,16 @@ static void lookup_on_rcpt(struct ipc_chan *ch, struct ipc_msg *m)
 	flags = ipc_get_u32(m);
 	if (ipc_end(m) < 0)
 		fatal("%s sent a malformed lookup request", ipc_chan_peer(ch));
-	if (flags & IPC_RCPT_F_REMOTE)
+	/* Every recipient tried counts, known or not (as Postfix's anvil):
+	 * otherwise the rate would not slow down address harvesting. */
+	if (lookup_rcpt_over_rate(ip, login, flags))
+		status = IPC_RCPT_RATE;
+	else if (flags & IPC_RCPT_F_REMOTE)
 		status = str_copy(mbox, sizeof mbox, QENV_MBOX_REMOTE) < 0 ? IPC_RCPT_TEMPFAIL
 									   : IPC_RCPT_OK;
 	else
 		status = lookup_rcpt(addr, mbox, sizeof mbox);
-	if (status == IPC_RCPT_OK && lookup_rcpt_over_rate(ip, login, flags)) {
-		status = IPC_RCPT_RATE;
+	if (status == IPC_RCPT_RATE) {
 		log_info("[%s]%s%s: RCPT to=<%s> refused: %s", ip, login[0] ? " user=" : "", login,
 			 addr, login[0] ? "user-recipient-rate" : "recipient-rate");
 	}

@@ -93,6 +93,9 @@ struct smtp_session {
 	time_t started;		       /* connection time */
 	time_t cmd_since;	       /* waiting for a command line since */
 	time_t data_since;	       /* first DATA/BDAT octet of this message expected since */
+	time_t tls_since;	       /* TLS handshake started (implicit or STARTTLS) */
+	time_t out_since;	       /* waiting for the client to read its replies since */
+	time_t closing_since;	       /* closing (seen by the tick) since */
 	char auth_user[SMTP_ADDR_MAX]; /* login after a successful AUTH, else "" */
 	char auth_mech[16];
 	int auth_active; /* lookup holds an exchange for us */
@@ -179,6 +182,10 @@ int smtp_output_full(struct smtp_session *s);
 int smtp_msgs_exceeded(struct smtp_session *s);
 void smtp_limits_free(struct smtp_session *s);
 void smtp_close_now(struct smtp_session *s);
+/* Close at once, without a reply (it could not be delivered). */
+void smtp_drop(struct smtp_session *s);
+/* TLS started but the handshake has not completed. */
+int smtp_tls_pending(const struct smtp_session *s);
 
 /* smtp_tls.c */
 int smtp_tls_offered(const struct smtp_session *s);

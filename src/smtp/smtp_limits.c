@@ -16,7 +16,9 @@
 #include "smtp/smtp_int.h"
 #include "util/log.h"
 
-#define SMTP_LIMITS (&W.conf->limits)
+#define SMTP_LIMITS	       (&W.conf->limits)
+#define SMTP_CLOSE_GRACE       10 /* seconds a closing session may take to send its goodbye */
+#define SMTP_TLS_HANDSHAKE_MAX 30 /* seconds for a TLS handshake (or command-timeout if less) */
 
 /* ---- admission and the banner ------------------------------------------- */
 
@@ -116,7 +118,7 @@ void smtp_on_conn_verdict(struct smtp_session *s, uint32_t verdict, uint32_t pre
 		return;
 	}
 	s->admitted = 1;
-	s->pregreet = pregreet != 0 && s->greet_timer;
+	s->pregreet = pregreet != 0 && smtp_pregreet_possible(s);
 	if (!s->pregreet && s->greet_timer) {
 		evtimer_del(s->limit_ev);
 		s->greet_timer = 0;
@@ -250,9 +252,25 @@ static void smtp_check_deadlines(struct smtp_session *s, time_t now)
 {
 	const struct conf_limits *l = SMTP_LIMITS;
 
-	if (s->state == SS_CLOSING || s->close_ev)
+	if (s->close_ev)
 		return;
-	if (now - s->started > (time_t)l->session_timeout) {
+	if (s->state == SS_CLOSING) { /* a client that does not take our goodbye */
+		if (!s->closing_since)
+			s->closing_since = now;
+		else if (now - s->closing_since > SMTP_CLOSE_GRACE)
+			smtp_drop(s);
+		return;
+	}
+	time_t hs_max = l->cmd_timeout < SMTP_TLS_HANDSHAKE_MAX ? (time_t)l->cmd_timeout
+								: SMTP_TLS_HANDSHAKE_MAX;
+	if (smtp_tls_pending(s) && now - s->tls_since > hs_max) {
+		log_info("%s: TLS handshake not completed in time (%ld s); disconnecting",
+			 s->client, (long)hs_max);
+		smtp_drop(s);
+	} else if (s->wait == SW_OUTPUT && now - s->out_since > (time_t)l->cmd_timeout) {
+		log_info("%s: command-timeout: replies not read; disconnecting", s->client);
+		smtp_drop(s);
+	} else if (now - s->started > (time_t)l->session_timeout) {
 		smtp_deadline(s, "Session time limit exceeded", "session-timeout");
 	} else if (s->wait == SW_NONE && (s->state == SS_DATA || s->state == SS_BDAT)) {
 		time_t t = now - s->data_since;

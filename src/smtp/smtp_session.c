@@ -257,6 +257,8 @@ void smtp_on_sender_result(struct smtp_session *s, uint32_t ok)
 		s->in_mail = 1;
 		smtp_reply(s, "250 2.1.0 Ok");
 	} else if (ok == 3) {
+		log_info("%s: MAIL from=<%s> refused: user-message-rate (user %s)", s->client,
+			 s->from, s->auth_user);
 		smtp_reply(s,
 			   "450 4.7.1 Message quota of user %s exceeded (%u per %us), try again "
 			   "later",
@@ -435,11 +437,11 @@ static void smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	for (size_t i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++)
 		if (smtp_commands[i].verb == c.verb)
 			cmd = &smtp_commands[i];
-	if (!cmd) {
+	if (smtp_pipelining_improper(s, c.verb)) {
+		return;
+	} else if (!cmd) {
 		smtp_reply(s, "500 5.5.2 Command unrecognized");
 		smtp_error(s);
-	} else if (smtp_pipelining_improper(s, c.verb)) {
-		return;
 	} else if (rc < 0 || (smtp_noarg_verb(c.verb) && c.arg_len > 0)) {
 		smtp_reply(s, "501 5.5.4 Syntax error in parameters or arguments");
 		smtp_error(s);
@@ -514,6 +516,7 @@ void smtp_process(struct smtp_session *s)
 	while (progress && s->wait == SW_NONE) {
 		if (smtp_output_full(s)) { /* the client does not read its replies */
 			s->wait = SW_OUTPUT;
+			s->out_since = time(NULL);
 			break;
 		}
 		struct evbuffer *in = bufferevent_get_input(s->bev); /* STARTTLS swaps it */
@@ -572,8 +575,19 @@ void smtp_close_now(struct smtp_session *s)
 		s->wait = SW_NONE;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_enable(s->bev, EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	/* Before the TLS handshake the reply cannot be sent: just close. */
+	if (smtp_tls_pending(s) || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		smtp_close_soon(s);
+}
+
+void smtp_drop(struct smtp_session *s)
+{
+	smtp_close_soon(s);
+}
+
+int smtp_tls_pending(const struct smtp_session *s)
+{
+	return s->tls && !s->tls_info[0];
 }
 
 static void smtp_on_read(struct bufferevent *bev, void *arg)
@@ -610,8 +624,17 @@ static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		if (smtp_tls_pending(s))
+			log_info("%s: TLS handshake not completed in time; disconnecting",
+				 s->client);
+		if (s->state == SS_CLOSING || smtp_tls_pending(s)) { /* no goodbye possible */
+			smtp_drop(s);
+			return;
+		}
 		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", W.conf->hostname);
-		log_info("%s: timeout in state %d", s->client, (int)s->state);
+		log_info("%s: %s; disconnecting", s->client,
+			 s->state == SS_DATA || s->state == SS_BDAT ? "data-timeout"
+								    : "command-timeout");
 		s->state = SS_CLOSING;
 		bufferevent_disable(bev, EV_READ);
 		bufferevent_enable(bev, EV_WRITE);
@@ -664,6 +687,7 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	if (s && lis->kind == SL_SUBMISSIONS) {
 		s->bev = smtp_tls_accept_bev(fd); /* implicit TLS from the first byte */
 		s->tls = 1;
+		s->tls_since = time(NULL);
 	} else if (s) {
 		s->bev = bufferevent_socket_new(W.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}

@@ -9,6 +9,7 @@
  * and every bit of SMTP state is reset: the client must EHLO again.
  */
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -62,6 +63,7 @@ void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 	s->raw = s->bev;
 	s->bev = tls_bev;
 	s->tls = 1; /* from here on the session is TLS or nothing */
+	s->tls_since = time(NULL);
 	smtp_txn_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;

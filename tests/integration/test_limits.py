@@ -549,3 +549,91 @@ def test_ipv6_clients_are_counted_by_address_and_slash_64(make_server):
     finally:
         for s in held:
             s.close()
+
+
+# ---- found by trying to break it -------------------------------------------------
+
+
+def test_tls_handshake_that_never_finishes_is_dropped(make_server):
+    srv = make_server(limits={"command-timeout": "2s"})
+    silent = socket.create_connection((srv.addr, srv.subs_port), source_address=("127.0.0.31", 0))
+    partial = socket.create_connection((srv.addr, srv.subs_port),
+                                       source_address=("127.0.0.31", 0))
+    partial.sendall(bytes.fromhex("16030100c8010000c40303"))
+    s, line = connect(srv, source="127.0.0.31")
+    s.sendall(b"EHLO x\r\n")
+    while not read_line(s).startswith("250 "):
+        pass
+    s.sendall(b"STARTTLS\r\n")
+    assert read_line(s).startswith("220 ")
+    try:
+        for sock in (silent, partial, s):
+            assert closed_by_peer(sock, timeout=8), "still open"
+    finally:
+        for sock in (silent, partial, s):
+            sock.close()
+    assert log_has(srv, "[127.0.0.31]: TLS handshake not completed in time")
+
+
+def test_refused_before_the_handshake_is_closed_at_once(make_server):
+    srv = make_server(limits={"max-connections-per-ip": 1})
+    held, _ = connect(srv, source="127.0.0.32")
+    try:
+        t0 = time.monotonic()
+        s = socket.create_connection((srv.addr, srv.subs_port),
+                                     source_address=("127.0.0.32", 0))
+        assert closed_by_peer(s, timeout=5)
+        assert time.monotonic() - t0 < 3
+        s.close()
+        assert log_has(srv, "[127.0.0.32]: connection refused: max-connections-per-ip 1")
+    finally:
+        held.close()
+
+
+def test_user_quota_cannot_be_dodged_by_letter_case(make_server):
+    from test_auth import auth_plain, tls_client
+    srv = make_server(limits={"user-message-rate": "2/1h"})
+    for login in ("bob@example.test", "BOB@EXAMPLE.TEST", "Bob@Example.Test"):
+        c = tls_client(srv, "submissions")
+        try:
+            auth_plain(c, login, "bob-secret")
+            rep = c.cmd("MAIL FROM:<bob@example.test>")
+            c.cmd("RSET")
+        finally:
+            c.close()
+    h.check_reply(rep, "450 4.7.1")
+    assert "bob@example.test" in rep.text, rep
+
+
+def test_talking_while_the_banner_waits_for_dns_lists_is_caught(make_server):
+    from dnsserver import TestDNS
+    with TestDNS() as dns:
+        dns.drop_all = True
+        srv = make_server(conf={"resolver": dns.addr, "dnsbl": "bl.example"},
+                          limits={"pregreet": "on", "pregreet-wait": "500ms",
+                                  "dns-timeout": "3s"})
+        s = socket.create_connection((srv.addr, srv.port), source_address=("127.0.0.33", 0))
+        time.sleep(1.2)  # after pregreet-wait, before the lists gave up
+        s.sendall(b"EHLO x\r\n")
+        line = read_line(s, timeout=10 * h.SLOW)
+        s.close()
+        assert line.startswith("554 5.5.0 "), line
+
+
+def test_recipient_rate_counts_unknown_recipients(make_server):
+    srv = make_server(limits={"recipient-rate": "3/1h"})
+    with srv.client() as c:
+        c.ehlo()
+        c.cmd("MAIL FROM:<a@remote.test>", expect="250")
+        codes = [c.cmd("RCPT TO:<%s@example.test>" % u).code
+                 for u in ("nobody1", "nobody2", "nobody3", "bob")]
+    assert codes == [550, 550, 550, 450], codes
+
+
+def test_unknown_command_cannot_carry_pipelined_ones(make_server):
+    srv = make_server()
+    s, line = connect(srv)
+    s.sendall(b"XYZZY\r\nMAIL FROM:<a@remote.test>\r\n")
+    line = read_line(s)
+    s.close()
+    assert line.startswith("554 5.5.0 ") and "pipelining" in line, line
