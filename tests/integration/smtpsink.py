@@ -10,7 +10,9 @@ run with Debian's /usr/bin/python3).
 
 Replies to RCPT come from rcpt_script[address] (consumed one per RCPT,
 the last one repeats) else "250 2.1.5 OK"; data_script likewise for the
-end of DATA; mail_script for MAIL. tls=(cert, key) offers STARTTLS;
+end of DATA; mail_script for MAIL. tls=(cert, key) offers STARTTLS,
+implicit_tls=(cert, key) speaks TLS from the start (smtps); ehlo=False
+refuses EHLO (HELO works);
 pipelining=True adds PIPELINING to the EHLO keywords; smtputf8=False
 leaves SMTPUTF8 out; size=N announces SIZE N. It binds loopback only.
 """
@@ -37,6 +39,8 @@ class _Handler:
             return lst.pop(0) if len(lst) > 1 else lst[0]
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not self.sink.ehlo:
+            return ["502 5.5.1 EHLO not here, try HELO"]
         session.host_name = hostname
         out = list(responses)
         if self.sink.pipelining:
@@ -102,11 +106,12 @@ class SmtpSink:
     __test__ = False
 
     def __init__(self, host, port, tls=None, pipelining=True, smtputf8=True, size=None,
-                 hostname="sink.example", authenticator=None):
-        if not host.startswith("127."):
+                 hostname="sink.example", authenticator=None, ehlo=True, implicit_tls=None):
+        if not host.startswith("127.") and host != "::1":
             raise ValueError("SmtpSink binds loopback addresses only")
         self.host, self.port = host, port
         self.pipelining, self.smtputf8, self.size = pipelining, smtputf8, size
+        self.ehlo = ehlo
         self.lock = threading.Lock()
         self.messages, self.rcpt_seen = [], []
         self.connections = 0
@@ -119,6 +124,10 @@ class SmtpSink:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*tls)
             kw["tls_context"] = ctx
+        if implicit_tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*implicit_tls)
+            kw["ssl_context"] = ctx
         self._ctl = _Controller(self, **kw)
 
     def start(self):

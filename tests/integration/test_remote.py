@@ -33,7 +33,7 @@ def free_port_all(addrs):
         p = h.free_port()
         ok = True
         for a in addrs:
-            s = socket.socket()
+            s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
             try:
                 s.bind((a, p))
             except OSError:
@@ -50,7 +50,7 @@ class Env:
 
     def __init__(self, make_server, records, extra_conf=None):
         self.dns = TestDNS(records).start()
-        self.port = free_port_all(["127.0.0.%d" % i for i in range(2, 8)])
+        self.port = free_port_all(["127.0.0.%d" % i for i in range(2, 8)] + ["::1"])
         self.sinks = []
         conf = {"trusted-networks": "127.0.0.0/8", "resolver": self.dns.addr,
                 "outbound-port": str(self.port), "dnssec-trust-anchor": "off",
@@ -227,3 +227,35 @@ def test_size_limit_of_peer(env_factory):
     line = env.wait_status(qid, "bounced")[0]
     assert "5.3.4" in line, line
     assert s.messages == []
+
+
+def test_ipv6_mx_host(env_factory):
+    env = env_factory([("six.example", "MX", "10 mx6.six.example."),
+                       ("mx6.six.example", "AAAA", "::1")])
+    s = env.sink("::1")
+    qid = env.send(["bob@six.example"])
+    assert "relay=mx6.six.example[::1]:%d" % env.port in env.wait_status(qid, "sent")[0]
+    assert s.wait_messages(1, WAIT)[0].rcpts == ["bob@six.example"]
+
+
+def test_helo_when_ehlo_is_refused(env_factory):
+    env = env_factory([("old.example", "A", "127.0.0.5")])
+    s = env.sink("127.0.0.5", ehlo=False)
+    qid = env.send(["bob@old.example"])
+    env.wait_status(qid, "sent")
+    m = s.wait_messages(1, WAIT)[0]
+    assert m.rcpts == ["bob@old.example"] and m.mail_options == []
+
+
+def test_8bitmime_announced(env_factory):
+    env = env_factory([("dest.example", "MX", "10 mx.dest.example."),
+                       ("mx.dest.example", "A", "127.0.0.3")])
+    s = env.sink("127.0.0.3")
+    with env.srv.client() as c:
+        c.ehlo()
+        qid = c.send_message(SENDER, ["bob@dest.example"],
+                             ["Subject: 8bit", "", "caf\u00e9".encode("utf-8")],
+                             mail_params=" BODY=8BITMIME")
+    env.wait_status(qid, "sent")
+    m = s.wait_messages(1, WAIT)[0]
+    assert "BODY=8BITMIME" in m.mail_options and "caf\u00e9".encode("utf-8") in m.data

@@ -168,3 +168,15 @@ def test_smarthost_with_auth_inside_tls(env_factory, pki, tmp_path):
     m = s.wait_messages(1, WAIT)[0]
     assert sorted(m.rcpts) == ["anyone@far.example", "other@elsewhere.example"] and m.tls
     assert seen == {"tls": True, "login": (b"relayuser", b"relay-secret")}
+
+
+def test_smtps_smarthost(env_factory, pki):
+    env = env_factory([], {"outbound-ca-file": pki["ca"]})
+    env.srv.set_conf("relay", "via smtps://127.0.0.7:%d" % env.port)
+    env.srv.stop()
+    env.srv.start()
+    s = env.sink("127.0.0.7", implicit_tls=pki["good"])
+    qid = env.send(["anyone@far.example"])
+    line = env.wait_status(qid, "sent")[0]
+    assert "tls=TLSv1" in line and "relay=127.0.0.7[127.0.0.7]" in line, line
+    assert s.wait_messages(1, WAIT)[0].rcpts == ["anyone@far.example"]
