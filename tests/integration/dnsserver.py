@@ -48,6 +48,7 @@ class TestDNS:
         self.servfail = set()  # names answered with SERVFAIL
         self.drop = set()  # names never answered (a timeout for the client)
         self.drop_all = False
+        self.servfail_all = False  # every name answered with SERVFAIL
         self.queries = []
         self._lock = threading.Lock()
         self._rrs = []  # (owner, qtype int, RR)
@@ -93,7 +94,7 @@ class TestDNS:
         with self._lock:
             if self.drop_all or qn in self.drop:
                 return None
-            if qn in self.servfail:
+            if self.servfail_all or qn in self.servfail:
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
             if not self._exists(qn):

@@ -16,6 +16,7 @@ gets a connection of its own.
 """
 import base64
 import os
+import re
 import shutil
 import sys
 
@@ -259,9 +260,15 @@ def test_submission_without_auth_cannot_relay(module_server):
 @pytest.fixture(scope="module")
 def relay_server(request):
     """One server for the authenticated battery: it only ever gets remote mail,
-    so every local Maildir must stay empty."""
+    so every local Maildir must stay empty. Its DNS answers SERVFAIL to
+    everything, so remote mail stays queued (deferred, never bounced)."""
+    from dnsserver import TestDNS
+    dns = TestDNS().start()
+    dns.servfail_all = True
+    request.addfinalizer(dns.stop)
     srv = h.Server()
     srv.init()
+    srv.set_conf("resolver", dns.addr)
     srv.set_conf("auth-delay-after", "1000")
     srv.set_conf("auth-lock-after", "1000")
     for addr, pw, extra in h.DEFAULT_USERS:
@@ -302,26 +309,49 @@ def test_authenticated(rsrv, name, arg, unauth, auth):
                  "Subject: relay %s" % name, "", "to a remote recipient"])))
         check_reply(c.cmd("QUIT"), "221")
     if qid:
-        h.wait_until(lambda: "%s: waiting for remote delivery" % qid in rsrv.log_text(), 5 * h.SLOW)
-        line = queue_line(rsrv, qid)
-        assert (normalized(arg) + "(remote)").lower() in line.lower(), line
-        assert "alice@example.test" in line, line
-    # nothing ever reaches a local Maildir on this server
-    assert rsrv.all_delivered() == [], rsrv.all_delivered()
+        h.wait_until(lambda: "%s: deferred" % qid in rsrv.log_text() or
+                     "%s: bounce notice" % qid in rsrv.log_text(), 10 * h.SLOW)
+        if "%s: bounce notice" % qid in rsrv.log_text():
+            # Names under .test/.invalid are answered NXDOMAIN by the
+            # resolver itself (RFC 6761): the sender gets a bounce at once.
+            assert re.search(r"@[^@]*\.(test|invalid)>?$", normalized(arg), re.I), arg
+        else:
+            line = queue_line(rsrv, qid)
+            assert (normalized(arg) + "(remote)").lower() in line.lower(), line
+            assert "alice@example.test" in line, line
+    # nothing but bounces to the sender ever reaches a local Maildir here
+    assert_only_bounces_to_alice(rsrv)
+
+
+def assert_only_bounces_to_alice(srv):
+    for path in srv.all_delivered():
+        assert "/alice/new/" in path, path
+        head = h.read_bytes(path)[:2000]
+        assert b"Return-Path: <>" in head and b"MAILER-DAEMON@" in head, head
 
 
 def test_authenticated_remote_queue_listing(rsrv):
-    """Every message queued by the battery is listed, every recipient (remote)."""
+    """Every message queued by the battery is listed (every recipient
+    remote), except those bounced at once for a .test/.invalid domain."""
     out = queue_list(rsrv)
     lines = [l for l in out.splitlines()[1:] if l.strip()]
-    remote = [b for b in BATTERY if "250 2.1.5" in b[3] and len(b[3]) == 1]
+    remote = [b for b in BATTERY if "250 2.1.5" in b[3] and len(b[3]) == 1 and
+              not re.search(r"\.(test|invalid)\.?>", b[1], re.I)]
     assert len(lines) >= len(remote), out
     for l in lines:
         assert "(remote)" in l, l
-    assert rsrv.all_delivered() == []
+    assert_only_bounces_to_alice(rsrv)
 
 
 def test_authenticated_mixed_local_and_remote(server):
+    h.shared_dns().servfail.add("other.example")  # stays queued, not bounced
+    try:
+        mixed_local_and_remote(server)
+    finally:
+        h.shared_dns().servfail.discard("other.example")
+
+
+def mixed_local_and_remote(server):
     with auth_client(server) as c:
         c.mail_rcpt("alice@example.test", ["user@other.example", "bob@example.test"])
         check_reply(c.cmd("RCPT TO:<bob%other.example@example.test>"), "550 5.1.1")
