@@ -86,6 +86,7 @@ static void fuzz_stuff(const char *d, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_replies((const char *)data, size);
+	assert(rp_count_received((const char *)data, size, 4096) <= size / 9);
 	fuzz_stuff((const char *)data, size);
 	return 0;
 }

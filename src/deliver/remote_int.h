@@ -36,8 +36,10 @@
 #define RT_IDLE	    5	/* an idle connection waits this long for the next message */
 #define RT_DNS_MS   30000
 
-#define RR_HOSTS_MAX 10 /* MX hosts tried per destination */
-#define RR_ADDR_MAX  8	/* addresses per host */
+#define RM_HOPS_MAX  50		  /* Received: fields before a message is a loop */
+#define RM_HOPS_SCAN (256 * 1024) /* header octets looked at for them */
+#define RR_HOSTS_MAX 10		  /* MX hosts tried per destination */
+#define RR_ADDR_MAX  8		  /* addresses per host */
 #define RM_WHY_MAX   256
 #define RD_KEY_MAX   (CONF_NAME_MAX + 8)
 

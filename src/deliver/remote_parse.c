@@ -214,3 +214,22 @@ int rp_ends_crlf(const char *body, size_t n)
 {
 	return n == 0 || (n >= 2 && body[n - 2] == '\r' && body[n - 1] == '\n');
 }
+
+size_t rp_count_received(const char *msg, size_t len, size_t max_scan)
+{
+	size_t n = 0, pos = 0, end = len < max_scan ? len : max_scan;
+
+	while (pos < end) {
+		const char *lf = memchr(msg + pos, '\n', end - pos);
+		size_t ll = lf ? (size_t)(lf - (msg + pos)) : end - pos;
+
+		if (ll == 0 || (ll == 1 && msg[pos] == '\r'))
+			break; /* the empty line: end of the header section */
+		if (ll >= 9 && str_eqn_nocase(msg + pos, 9, "received:"))
+			n++;
+		if (!lf)
+			break;
+		pos += ll + 1;
+	}
+	return n;
+}

@@ -89,6 +89,13 @@ size_t rp_dot_stuff(const char *in, size_t n, int *bol, char *out, size_t cap, s
  * end with CRLF (ends_crlf 0), else ".\r\n". */
 const char *rp_data_end(int ends_crlf);
 
+/*
+ * Received: header fields in the header section of msg[0..len) (up to
+ * the first empty line; at most max_scan octets looked at): the hop count
+ * that breaks mail loops (RFC 5321 6.3).
+ */
+size_t rp_count_received(const char *msg, size_t len, size_t max_scan);
+
 /* Does the body end with CRLF (an empty body counts as yes)? */
 int rp_ends_crlf(const char *body, size_t n);
 

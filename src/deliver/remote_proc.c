@@ -371,6 +371,27 @@ static void rjob_check_rcpts(struct rjob *j)
 	}
 }
 
+/* A message that went round too often is a mail loop: fail it for good. */
+static int rjob_loops(struct rjob *j)
+{
+	size_t hops = rp_count_received(j->body, j->body_len, RM_HOPS_SCAN);
+	char why[RM_WHY_MAX];
+
+	if (hops <= RM_HOPS_MAX)
+		return 0;
+	(void)str_fmt(why, sizeof why, "5.4.6 mail loop: %zu Received: header fields (limit %d)",
+		      hops, RM_HOPS_MAX);
+	for (uint32_t k = 0; k < j->n; k++) {
+		if (j->status[k] >= 0)
+			continue;
+		log_info("%s: to=<%s> status=bounced (%s)", j->id, j->env.rcpt[j->idx[k]].addr,
+			 why);
+		j->status[k] = IPC_DLV_PERM;
+		(void)str_copy(j->why[k], RM_WHY_MAX, why);
+	}
+	return 1;
+}
+
 static void remote_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 {
 	struct rjob *j = calloc(1, sizeof *j);
@@ -403,6 +424,8 @@ static void remote_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		return rjob_answer(j);
 	}
 	rjob_check_rcpts(j);
+	if (rjob_loops(j))
+		return rjob_answer(j);
 	rjob_split(j);
 }
 

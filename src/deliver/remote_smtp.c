@@ -16,6 +16,7 @@
  * are parsed by remote_parse.c (bounded, sanitized); credentials are sent
  * only inside TLS.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,13 +34,29 @@
 #define RS_CHUNK   (16 * 1024)
 #define RS_SIG_MAX (16 * 1024)
 
+/* "HOST[ADDR] said: REPLY (in reply to X)", cut (never emptied) when long:
+ * the start, which the queue and the bounce read, always survives. */
+static void rsmtp_said(char *out, size_t cap, const char *peer, const char *reply, const char *what)
+{
+	int n = snprintf(out, cap, "%s said: %s%s%s%s", peer, reply, what ? " (in reply to " : "",
+			 what ? what : "", what ? ")" : "");
+
+	if (n < 0 && cap > 0)
+		out[0] = '\0';
+}
+
+static void rsmtp_reply_text(struct rconn *c, char *out, size_t cap)
+{
+	if (rp_reply_str(&c->rep, out, cap) < 0)
+		(void)str_fmt(out, cap, "%03d %s", c->rep.code, c->rep.enh);
+}
+
 static void rsmtp_fail(struct rconn *c, const char *what)
 {
 	char reply[RM_WHY_MAX], why[RM_WHY_MAX];
 
-	if (rp_reply_str(&c->rep, reply, sizeof reply) < 0)
-		(void)str_copy(reply, sizeof reply, "(reply too long)");
-	(void)str_fmt(why, sizeof why, "%s said: %s (in reply to %s)", c->peer, reply, what);
+	rsmtp_reply_text(c, reply, sizeof reply);
+	rsmtp_said(why, sizeof why, c->peer, reply, what);
 	rconn_fail_target(c, why);
 }
 
@@ -67,11 +84,10 @@ static void rsmtp_set(struct rconn *c, size_t i, int st, const char *why)
 
 static void rsmtp_set_reply(struct rconn *c, size_t i)
 {
-	char reply[RM_WHY_MAX - 64], why[RM_WHY_MAX];
+	char reply[RM_WHY_MAX], why[RM_WHY_MAX];
 
-	if (rp_reply_str(&c->rep, reply, sizeof reply) < 0)
-		(void)str_copy(reply, sizeof reply, "(reply too long)");
-	(void)str_fmt(why, sizeof why, "%s said: %s", c->peer, reply);
+	rsmtp_reply_text(c, reply, sizeof reply);
+	rsmtp_said(why, sizeof why, c->peer, reply, NULL);
 	rsmtp_set(c, i, rsmtp_status(c->rep.code), why);
 }
 
@@ -303,8 +319,7 @@ static void rsmtp_data(struct rconn *c)
 	if (c->mail_code / 100 != 2 || c->n_acc == 0) {
 		for (size_t k = 0; k < c->n_sent && c->mail_code / 100 != 2; k++) {
 			char why[RM_WHY_MAX];
-			(void)str_fmt(why, sizeof why, "%s said: %s (in reply to MAIL)", c->peer,
-				      c->mail_reply);
+			rsmtp_said(why, sizeof why, c->peer, c->mail_reply, "MAIL");
 			rsmtp_set(c, c->sent[k], rsmtp_status(c->mail_code), why);
 		}
 		return rsmtp_msg_finish(c, 1);
@@ -319,8 +334,7 @@ static void rsmtp_on_mail_rcpt(struct rconn *c)
 {
 	if (c->state == CS_MAIL) {
 		c->mail_code = c->rep.code;
-		if (rp_reply_str(&c->rep, c->mail_reply, sizeof c->mail_reply) < 0)
-			(void)str_copy(c->mail_reply, sizeof c->mail_reply, "(reply too long)");
+		rsmtp_reply_text(c, c->mail_reply, sizeof c->mail_reply);
 		c->state = CS_RCPT;
 		if (c->ext & RP_EXT_PIPELINING)
 			return;

@@ -259,3 +259,17 @@ def test_8bitmime_announced(env_factory):
     env.wait_status(qid, "sent")
     m = s.wait_messages(1, WAIT)[0]
     assert "BODY=8BITMIME" in m.mail_options and "caf\u00e9".encode("utf-8") in m.data
+
+
+def test_mail_loop_is_bounced(env_factory):
+    env = env_factory([("dest.example", "MX", "10 mx.dest.example."),
+                       ("mx.dest.example", "A", "127.0.0.3")])
+    s = env.sink("127.0.0.3")
+    hops = ["Received: from hop%d.example by hop%d.example; Tue, 1 Jan 2030 00:00:00 +0000"
+            % (i, i + 1) for i in range(50)]
+    with env.srv.client() as c:
+        c.ehlo()
+        qid = c.send_message(SENDER, ["bob@dest.example"], hops + ["Subject: loop", "", "x"])
+    line = env.wait_status(qid, "bounced")[0]
+    assert "5.4.6" in line and "51 Received" in line, line
+    assert s.connections == 0

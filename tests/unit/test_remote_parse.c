@@ -184,6 +184,19 @@ static void test_dot_stuff(void **state)
 	assert_true(rp_ends_crlf("", 0));
 }
 
+static void test_count_received(void **state)
+{
+	static const char m[] = "Received: a\r\nreceived: b\r\n\tcont\r\nX-Received: no\r\n"
+				"RECEIVED:c\r\n\r\nReceived: in the body\r\n";
+
+	(void)state;
+	assert_int_equal(rp_count_received(m, sizeof m - 1, 4096), 3);
+	assert_int_equal(rp_count_received(m, 13, 4096), 1);
+	assert_int_equal(rp_count_received(m, sizeof m - 1, 10), 1);
+	assert_int_equal(rp_count_received("\r\nReceived: x\r\n", 16, 100), 0);
+	assert_int_equal(rp_count_received("", 0, 100), 0);
+}
+
 static void test_mx_rdata(void **state)
 {
 	static const unsigned char mx[] = {0,	10,  2,	  'm', 'x', 7,	 'e',
@@ -248,8 +261,9 @@ int main(void)
 	    cmocka_unit_test(test_reply_single),    cmocka_unit_test(test_reply_multiline),
 	    cmocka_unit_test(test_reply_malformed), cmocka_unit_test(test_reply_enhanced),
 	    cmocka_unit_test(test_ehlo_keywords),   cmocka_unit_test(test_line_find),
-	    cmocka_unit_test(test_dot_stuff),	    cmocka_unit_test(test_mx_rdata),
-	    cmocka_unit_test(test_route_sort),	    cmocka_unit_test(test_tlsa_parse),
+	    cmocka_unit_test(test_dot_stuff),	    cmocka_unit_test(test_count_received),
+	    cmocka_unit_test(test_mx_rdata),	    cmocka_unit_test(test_route_sort),
+	    cmocka_unit_test(test_tlsa_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
