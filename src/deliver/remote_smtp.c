@@ -415,12 +415,30 @@ void rsmtp_body_fill(struct rconn *c)
 	}
 }
 
+/* A peer that greets with our own name is us (or claims to be): sending
+ * would loop (RFC 5321 5.1: never deliver to ourselves by MX). */
+static int rsmtp_is_me(struct rconn *c)
+{
+	const char *t = c->rep.text;
+	size_t n = strcspn(t, " ");
+	char why[RM_WHY_MAX];
+
+	if (!str_eqn_nocase(t, n, R.conf->hostname))
+		return 0;
+	(void)str_fmt(why, sizeof why, "5.4.6 mail for %s loops back to myself (%s greets as %s)",
+		      c->d->domain, c->peer, R.conf->hostname);
+	rconn_fail_target(c, why);
+	return 1;
+}
+
 static void rsmtp_on_setup_reply(struct rconn *c)
 {
 	int ok = c->rep.code / 100 == 2;
 
 	switch (c->state) {
 	case CS_GREETING:
+		if (ok && rsmtp_is_me(c))
+			return;
 		return ok ? rsmtp_ehlo(c) : rsmtp_fail(c, "the greeting");
 	case CS_EHLO:
 		if (ok)

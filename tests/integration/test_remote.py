@@ -273,3 +273,16 @@ def test_mail_loop_is_bounced(env_factory):
     line = env.wait_status(qid, "bounced")[0]
     assert "5.4.6" in line and "51 Received" in line, line
     assert s.connections == 0
+
+
+def test_mx_pointing_back_to_us_is_not_used(env_factory):
+    env = env_factory([("loop.example", "MX", "10 mx.loop.example."),
+                       ("loop.example", "MX", "20 mx2.loop.example."),
+                       ("mx.loop.example", "A", "127.0.0.4"),
+                       ("mx2.loop.example", "A", "127.0.0.3")])
+    me = env.sink("127.0.0.4", hostname=h.HOSTNAME)  # greets with the server's own name
+    other = env.sink("127.0.0.3")
+    qid = env.send(["bob@loop.example"])
+    assert "relay=mx2.loop.example[127.0.0.3]" in env.wait_status(qid, "sent")[0]
+    assert "5.4.6 mail for loop.example loops back to myself" in env.srv.log_text()
+    assert me.messages == [] and len(other.wait_messages(1, WAIT)) == 1
