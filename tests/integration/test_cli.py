@@ -311,18 +311,22 @@ def test_send_as_unprivileged_user(server):
 def test_send_foreign_recipient_waits_for_remote_delivery(server):
     """Local injection may relay (as sendmail does for cron and scripts): a
     recipient in another domain is queued for the outbound process, never
-    delivered to a local Maildir."""
-    r = send(server, ["someone@example.org"], b"Subject: relay\n\nyes\n")
-    assert r.returncode == 0, r.stderr
-    deadline = time.monotonic() + 10
-    out = ""
-    while time.monotonic() < deadline:
-        rc, out, err = queue_list(server)
-        if "someone@example.org(remote)" in out:
-            break
-        time.sleep(0.1)
-    assert "someone@example.org(remote)" in out
-    assert server.all_delivered() == []
+    delivered to a local Maildir (here its DNS fails, so it stays queued)."""
+    h.shared_dns().servfail.add("example.org")
+    try:
+        r = send(server, ["someone@example.org"], b"Subject: relay\n\nyes\n")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        out = ""
+        while time.monotonic() < deadline:
+            rc, out, err = queue_list(server)
+            if "someone@example.org(remote)" in out:
+                break
+            time.sleep(0.1)
+        assert "someone@example.org(remote)" in out
+        assert server.all_delivered() == []
+    finally:
+        h.shared_dns().servfail.discard("example.org")
 
 
 def test_send_unknown_local_recipient_fails(server):

@@ -15,7 +15,7 @@ import sphelpers as h
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 
 WORKERS = 3
-EXPECTED_CHILDREN = WORKERS + 3  # lookup, queue, deliver
+EXPECTED_CHILDREN = WORKERS + 4  # lookup, queue, deliver, remote
 
 
 def uid_of(name):
@@ -55,13 +55,20 @@ def children(srv, n=EXPECTED_CHILDREN):
     return kids
 
 
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
 def classify(srv, kids):
+    """(smtp workers, the queue, other queue-user processes); the remote
+    process (user _sealpost, named sp-remote) is checked on its own."""
     sp, spq = uid_of("_sealpost"), uid_of("_sealpostq")
     smtp, queue, other_q = [], [], []
     for k in kids:
         uids = h.proc_uids(k)
         root = os.readlink("/proc/%d/root" % k)
-        if set(uids) == {sp}:
+        if set(uids) == {sp} and comm(k) != "sp-remote":
             smtp.append((k, root))
         elif set(uids) == {spq}:
             (queue if root == os.path.realpath(srv.spool) else other_q).append((k, root))
@@ -89,6 +96,9 @@ def test_children_are_unprivileged_and_confined(psrv):
         assert root == empty, "smtp worker %d is not chrooted to %s (root %s)" % (pid, empty, root)
     assert len(queue) == 1, "no _sealpostq process chrooted to the spool: %s" % (queue + other_q)
     assert len(other_q) == 2, other_q  # lookup and deliver
+    # remote: the unprivileged worker user, no access to the spool or Maildirs
+    remote = [k for k in kids if comm(k) == "sp-remote"]
+    assert len(remote) == 1 and set(h.proc_uids(remote[0])) == {uid_of("_sealpost")}, remote
     # The workers are really serving: a session works.
     with psrv.client() as c:
         c.ehlo()
