@@ -7,7 +7,7 @@
 set -euo pipefail
 
 what=${1:-build}
-pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates)
+pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates dns-root-data)
 case "$what" in
 build) ;;
 test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils) ;;

@@ -155,6 +155,9 @@ class Server:
         # Never the machine's resolver (it is not on loopback): every test
         # server asks the shared local test DNS unless the test says otherwise.
         self.set_conf("resolver", shared_dns().addr)
+        # The real root key cannot validate the test zones (they are not
+        # delegated from the root): DNSSEC off unless a test brings its own.
+        self.set_conf("dnssec-trust-anchor", "off")
         return r
 
     # The limits the test servers run with unless a test says otherwise: the
