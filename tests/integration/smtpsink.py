@@ -76,6 +76,8 @@ class _Handler:
                 self.sink.messages.append(Msg(envelope.mail_from, list(envelope.rcpt_tos),
                                               envelope.original_content, bool(session.ssl),
                                               id(session), list(envelope.mail_options)))
+        if self.sink.data_delay:  # a slow peer: the message is here, the 250 is not yet
+            await asyncio.sleep(self.sink.data_delay)
         return rep
 
 
@@ -116,6 +118,7 @@ class SmtpSink:
         self.messages, self.rcpt_seen = [], []
         self.connections = 0
         self.rcpt_script, self.data_script, self.mail_script = {}, {}, {}
+        self.data_delay = 0  # seconds between receiving a message and answering 250
         kw = {"hostname": host, "port": port, "server_hostname": hostname,
               "enable_SMTPUTF8": True, "decode_data": False, "data_size_limit": 0}
         if authenticator:
