@@ -27,6 +27,8 @@
 
 #define QSTATE_READ_MAX (256 * 1024)
 
+static void queue_remove(struct qmsg *q, const char *why);
+
 struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt, int64_t arrival)
 {
 	struct qmsg *q = calloc(1, sizeof *q);
@@ -177,8 +179,15 @@ static void queue_dispatch_kind(enum qkind k)
 	       (Q.n_inflight[k] == 0 || Q.inflight_rcpts[k] < QUEUE_INFLIGHT_RCPTS)) {
 		struct qmsg *q = queue_pop(k);
 		int slot = queue_free_slot(k);
-		if (q->hold || queue_todo(q, k) == 0)
+		if (q->hold)
 			continue;
+		if (queue_todo(q, k) == 0) {
+			if (queue_todo(q, QK_LOCAL) + queue_todo(q, QK_REMOTE) == 0)
+				queue_remove(q, "all recipients done");
+			else
+				queue_ready(q);
+			continue;
+		}
 		if (slot < 0 || queue_send_deliver(q, slot, k) < 0) {
 			log_error("%s: cannot hand to delivery now; retrying later", q->id);
 			q->tries++;
@@ -409,10 +418,13 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 		left += !q->done[i];
 		temp += !q->done[i] && q->remote[i] == (q->kind == QK_REMOTE);
 	}
-	queue_write_state(q, temp > 0);
-	if (left == 0) {
+	if (left == 0) { /* no state to record: the file goes */
 		queue_remove(q, "all recipients done");
-	} else if (temp == 0) {
+		queue_dispatch();
+		return;
+	}
+	queue_write_state(q, temp > 0);
+	if (temp == 0) {
 		queue_ready(q); /* this kind is done: the other kind's turn */
 	} else {
 		q->tries++;
@@ -472,7 +484,28 @@ static void queue_scan_one(const char *id)
 	q->hold = st.hold;
 	q->warned = st.warned;
 	qenv_free(&e);
-	queue_ready(q);
+	if (queue_todo(q, QK_LOCAL) + queue_todo(q, QK_REMOTE) == 0)
+		queue_remove(q, "all recipients were done before the restart");
+	else
+		queue_ready(q);
+}
+
+/* A ".state" file whose message is gone (a crash between the two unlinks). */
+static void queue_scan_orphan(const char *name)
+{
+	char id[QUEUE_ID_SIZE], path[64];
+	struct stat st;
+	size_t n = strlen(name);
+
+	if (n != QUEUE_ID_LEN + 6 || strcmp(name + QUEUE_ID_LEN, ".state") != 0)
+		return;
+	memcpy(id, name, QUEUE_ID_LEN);
+	id[QUEUE_ID_LEN] = '\0';
+	if (!queue_id_valid(id) || str_fmt(path, sizeof path, "queue/%s", id) < 0 ||
+	    stat(path, &st) == 0 || str_fmt(path, sizeof path, "queue/%s", name) < 0)
+		return;
+	if (unlink(path) == 0)
+		log_info("%s: removed a state file left by a crash", id);
 }
 
 void queue_scan(void)
@@ -487,6 +520,8 @@ void queue_scan(void)
 		if (queue_id_valid(de->d_name)) {
 			queue_scan_one(de->d_name);
 			n++;
+		} else {
+			queue_scan_orphan(de->d_name);
 		}
 	}
 	closedir(d);
