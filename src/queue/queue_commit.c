@@ -98,60 +98,106 @@ void queue_on_open(struct qworker *w, struct ipc_msg *m)
 	w->open_want = n;
 }
 
-/* Write the envelope to a new incoming/ID; returns the fd for the worker. */
-static int queue_create(struct qworker *w, struct qincoming *in, size_t cap)
+/*
+ * Creating incoming/ID runs on a pool thread: allocating an inode can take
+ * long (ext4 scans for a free one), and the queue's loop serves every
+ * worker's commits meanwhile. The envelope is encoded on the loop.
+ */
+struct qcreate {
+	struct qworker *w;
+	struct qincoming *in;
+	uint64_t req;
+	int fd;
+	int err;
+};
+
+static void queue_create_work(void *arg)
+{
+	struct qcreate *c = arg;
+	char path[64];
+
+	c->fd = -1;
+	if (str_fmt(path, sizeof path, "incoming/%s", c->in->id) < 0) {
+		c->err = ENAMETOOLONG;
+		return;
+	}
+	c->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+	if (c->fd < 0) {
+		c->err = errno;
+		return;
+	}
+	if (write(c->fd, c->in->hdr, c->in->hdr_len) != (ssize_t)c->in->hdr_len) {
+		c->err = errno ? errno : EIO;
+		close(c->fd);
+		c->fd = -1;
+		unlink(path);
+	}
+}
+
+static void queue_create_done(void *arg)
+{
+	struct qcreate *c = arg;
+	struct qworker *w = c->w;
+	struct qincoming *in = c->in;
+
+	if (c->fd < 0) {
+		log_error("cannot create the queue file of %s: %s", in->id, strerror(c->err));
+		queue_reply_opened(w, c->req, "", -1);
+		free(in->remote);
+		free(in->hdr);
+		free(in);
+	} else {
+		in->next = w->incoming;
+		w->incoming = in;
+		w->n_incoming++;
+		queue_reply_opened(w, c->req, in->id, c->fd);
+	}
+	free(c);
+}
+
+/* A new incoming record for the envelope assembled in w->open, encoded. */
+static struct qincoming *queue_incoming_new(struct qworker *w)
 {
 	struct qenv *e = &w->open;
-	int fd = -1;
+	struct qincoming *in = calloc(1, sizeof *in);
+	size_t cap = 1024 + QENV_CLIENT_MAX + QENV_HELO_MAX + SMTP_ADDR_MAX +
+		     e->n_rcpt * 2 * (SMTP_ADDR_MAX + 8);
+	long len;
 
+	if (!in || (in->hdr = malloc(cap)) == NULL || (in->remote = calloc(e->n_rcpt, 1)) == NULL)
+		fatal("out of memory");
 	e->time = (int64_t)time(NULL);
-	for (int tries = 0; fd < 0 && tries < 8; tries++) {
-		char path[64];
-		if (queue_id_new(e->id) < 0 || str_fmt(path, sizeof path, "incoming/%s", e->id) < 0)
-			return -1;
-		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -1;
-	}
-	long len = qenv_encode(e, in->hdr, cap);
-	if (fd < 0 || len < 0 || write(fd, in->hdr, (size_t)len) != len) {
-		log_error("cannot write envelope of %s: %s", e->id, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (queue_id_new(e->id) < 0 || (len = qenv_encode(e, in->hdr, cap)) < 0) {
+		free(in->remote);
+		free(in->hdr);
+		free(in);
+		return NULL;
 	}
 	in->hdr_len = (size_t)len;
-	return fd;
+	memcpy(in->id, e->id, sizeof in->id);
+	in->w = w;
+	in->n_rcpt = (uint32_t)e->n_rcpt;
+	for (uint32_t i = 0; i < in->n_rcpt; i++)
+		in->remote[i] = strcmp(e->rcpt[i].mbox, QENV_MBOX_REMOTE) == 0;
+	in->fd = -1;
+	return in;
 }
 
 static void queue_open_done(struct qworker *w)
 {
-	struct qincoming *in = calloc(1, sizeof *in);
-	size_t cap = 1024 + QENV_CLIENT_MAX + QENV_HELO_MAX + SMTP_ADDR_MAX +
-		     w->open.n_rcpt * 2 * (SMTP_ADDR_MAX + 8);
-	int fd = -1;
+	struct qincoming *in = w->n_incoming < QUEUE_INCOMING_MAX ? queue_incoming_new(w) : NULL;
+	struct qcreate *c = in ? calloc(1, sizeof *c) : NULL;
 
-	if (in && (in->hdr = malloc(cap)) != NULL && w->n_incoming < QUEUE_INCOMING_MAX)
-		fd = queue_create(w, in, cap);
-	if (fd < 0) {
+	if (in && !c)
+		fatal("out of memory");
+	if (!in) {
 		queue_reply_opened(w, w->open_req, "", -1);
-		if (in)
-			free(in->hdr);
-		free(in);
 	} else {
-		memcpy(in->id, w->open.id, sizeof in->id);
-		in->w = w;
-		in->n_rcpt = (uint32_t)w->open.n_rcpt;
-		in->remote = calloc(in->n_rcpt, 1);
-		if (!in->remote)
+		c->w = w;
+		c->in = in;
+		c->req = w->open_req;
+		if (pool_submit(Q.pool, queue_create_work, queue_create_done, c) < 0)
 			fatal("out of memory");
-		for (uint32_t i = 0; i < in->n_rcpt; i++)
-			in->remote[i] = strcmp(w->open.rcpt[i].mbox, QENV_MBOX_REMOTE) == 0;
-		in->fd = -1;
-		in->next = w->incoming;
-		w->incoming = in;
-		w->n_incoming++;
-		queue_reply_opened(w, w->open_req, in->id, fd);
 	}
 	qenv_free(&w->open);
 	w->open_want = 0;
