@@ -9,7 +9,11 @@
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "util/conf.h"
+#include "util/str.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,4 +146,57 @@ struct conf *cli_conf_load(const char *path)
 void cli_conf_free(struct conf *c)
 {
 	free(c);
+}
+
+/* A port number 1-65535; 0 or -1. */
+static int cli_port(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || *out < 1 || *out > 65535 ? -1 : 0;
+}
+
+/* "ADDR", "ADDR:PORT", "IPV6", "[IPV6]" or "[IPV6]:PORT" into c->resolver_addr. */
+int cli_resolver_parse(const char *s, struct conf *c)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port = NULL, *colon = strchr(s, ':');
+	unsigned long p = 53;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&c->resolver_addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&c->resolver_addr;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || str_copyn(host, sizeof host, s + 1, (size_t)(close - s - 1)) < 0)
+			return -1;
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+	} else if (colon && !strchr(colon + 1, ':')) { /* one colon: v4:port */
+		if (str_copyn(host, sizeof host, s, (size_t)(colon - s)) < 0)
+			return -1;
+		port = colon + 1;
+	} else if (str_copy(host, sizeof host, s) < 0) {
+		return -1;
+	}
+	if (port && cli_port(port, &p) < 0)
+		return -1;
+	memset(&c->resolver_addr, 0, sizeof c->resolver_addr);
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)p);
+		c->resolver_addr_len = sizeof *a4;
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)p);
+		c->resolver_addr_len = sizeof *a6;
+	} else {
+		return -1;
+	}
+	return str_copy(c->resolver, sizeof c->resolver, s);
 }

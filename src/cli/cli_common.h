@@ -48,4 +48,8 @@ struct conf *cli_conf_load(const char *path);
 /* Free a config from cli_conf_load (NULL is fine). */
 void cli_conf_free(struct conf *c);
 
+/* --resolver ADDR, ADDR:PORT, IPV6, [IPV6] or [IPV6]:PORT (numeric; port 53
+ * by default) into c->resolver and c->resolver_addr. 0 or -1. */
+int cli_resolver_parse(const char *s, struct conf *c);
+
 #endif

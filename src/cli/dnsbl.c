@@ -72,47 +72,6 @@ static int cli_uint(const char *s, unsigned long lo, unsigned long hi, unsigned 
 	return 0;
 }
 
-/* "ADDR", "ADDR:PORT", "IPV6", "[IPV6]" or "[IPV6]:PORT" into c->resolver_addr. */
-static int cli_resolver(const char *s, struct conf *c)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *port = NULL, *colon = strchr(s, ':');
-	unsigned long p = 53;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&c->resolver_addr;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&c->resolver_addr;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || str_copyn(host, sizeof host, s + 1, (size_t)(close - s - 1)) < 0)
-			return -1;
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != '\0')
-			return -1;
-	} else if (colon && !strchr(colon + 1, ':')) { /* one colon: v4:port */
-		if (str_copyn(host, sizeof host, s, (size_t)(colon - s)) < 0)
-			return -1;
-		port = colon + 1;
-	} else if (str_copy(host, sizeof host, s) < 0) {
-		return -1;
-	}
-	if (port && cli_uint(port, 1, 65535, &p) < 0)
-		return -1;
-	memset(&c->resolver_addr, 0, sizeof c->resolver_addr);
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)p);
-		c->resolver_addr_len = sizeof *a4;
-	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)p);
-		c->resolver_addr_len = sizeof *a6;
-	} else {
-		return -1;
-	}
-	return str_copy(c->resolver, sizeof c->resolver, s);
-}
-
 /* "A.B.C.D,A.B.C.D" into b->match. */
 static int dnsbl_arg_matches(const char *s, size_t n, struct conf_dnsbl *b)
 {
@@ -260,7 +219,7 @@ static int dnsbl_args(int argc, char **argv, struct conf *c, int *family, unsign
 			return 1;
 		if (k == 0 && cli_ip(p.arg, family, addr) == 0)
 			have_ip = 1;
-		else if (k == 1 && cli_resolver(p.arg, c) == 0)
+		else if (k == 1 && cli_resolver_parse(p.arg, c) == 0)
 			continue;
 		else if (k == 2 && cli_uint(p.arg, 1, DNSBL_CLI_TIMEOUT_MAX, &ms) == 0)
 			l->dns_timeout_ms = (unsigned)ms;
@@ -388,7 +347,7 @@ static int dns_args(int argc, char **argv, struct conf *c, const char **name, in
 			return -1;
 		if (k == 2)
 			return 1;
-		if (k == 0 && cli_resolver(p.arg, c) == 0)
+		if (k == 0 && cli_resolver_parse(p.arg, c) == 0)
 			continue;
 		if (k == 1 && cli_uint(p.arg, 1, DNSBL_CLI_TIMEOUT_MAX, &v) == 0)
 			*ms = (unsigned)v;

@@ -65,40 +65,6 @@ static void sts_usage(FILE *f)
 		   "  --cache-dir D  read and keep policies in D (default: none kept)\n");
 }
 
-/* "ADDR", "ADDR:PORT", "IPV6", "[IPV6]" or "[IPV6]:PORT" (numeric only). */
-static int sts_cli_resolver(const char *s, struct conf *c)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *port = "53", *close = strchr(s, ']'), *colon = strchr(s, ':');
-	struct addrinfo hints = {0}, *res = NULL;
-
-	if (s[0] == '[') {
-		if (!close || str_copyn(host, sizeof host, s + 1, (size_t)(close - s - 1)) < 0 ||
-		    (close[1] != '\0' && close[1] != ':'))
-			return -1;
-		if (close[1] == ':')
-			port = close + 2;
-	} else if (colon && !strchr(colon + 1, ':')) {
-		if (str_copyn(host, sizeof host, s, (size_t)(colon - s)) < 0)
-			return -1;
-		port = colon + 1;
-	} else if (str_copy(host, sizeof host, s) < 0) {
-		return -1;
-	}
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	hints.ai_socktype = SOCK_DGRAM;
-	if (port[0] == '\0' || getaddrinfo(host, port, &hints, &res) != 0)
-		return -1;
-	if (res->ai_addrlen > sizeof c->resolver_addr) {
-		freeaddrinfo(res);
-		return -1;
-	}
-	memcpy(&c->resolver_addr, res->ai_addr, res->ai_addrlen);
-	c->resolver_addr_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return str_copy(c->resolver, sizeof c->resolver, s);
-}
-
 static int sts_bad(const char *what, const char *arg)
 {
 	cli_err("mta-sts: bad %s '%s' (try sealpost mta-sts --help)", what, arg);
@@ -120,7 +86,7 @@ static int sts_args(int argc, char **argv, struct conf *c, struct sts_one *one, 
 			return -1;
 		if (k == 3)
 			return 1;
-		if (k == 0 && sts_cli_resolver(p.arg, c) == 0)
+		if (k == 0 && cli_resolver_parse(p.arg, c) == 0)
 			continue;
 		if (k == 1 && p.arg[0] &&
 		    str_copy(c->out.ca_file, sizeof c->out.ca_file, p.arg) == 0)
