@@ -169,22 +169,11 @@ static void deliver_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 
 	if (!j)
 		fatal("out of memory");
-	j->fd = m->fd;
-	m->fd = -1;
-	j->job = ipc_get_u64(m);
-	ipc_get_str(m, j->id, sizeof j->id);
-	j->n = ipc_get_u32(m);
-	if (m->type != IPC_DELIVER || j->fd < 0 || m->bad || j->n == 0 || j->n > QENV_RCPT_MAX)
-		fatal("malformed DELIVER record");
-	j->idx = calloc(j->n, sizeof *j->idx);
+	qjob_decode(m, &j->job, j->id, &j->idx, &j->n, &j->fd);
 	j->ok = calloc(j->n, sizeof *j->ok);
 	j->why = calloc(j->n, sizeof *j->why);
-	if (!j->idx || !j->ok || !j->why)
+	if (!j->ok || !j->why)
 		fatal("out of memory");
-	for (uint32_t k = 0; k < j->n; k++)
-		j->idx[k] = ipc_get_u32(m);
-	if (ipc_end(m) < 0 || !queue_id_valid(j->id))
-		fatal("malformed DELIVER record");
 	if (pool_submit(D.pool, deliver_work, deliver_done, j) < 0)
 		fatal("out of memory");
 }

@@ -398,24 +398,13 @@ static void remote_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 
 	if (!j)
 		fatal("out of memory");
-	j->fd = m->fd;
-	m->fd = -1;
-	j->job = ipc_get_u64(m);
-	ipc_get_str(m, j->id, sizeof j->id);
-	j->n = ipc_get_u32(m);
-	if (m->type != IPC_DELIVER || j->fd < 0 || m->bad || j->n == 0 || j->n > QENV_RCPT_MAX)
-		fatal("malformed DELIVER record");
-	j->idx = calloc(j->n, sizeof *j->idx);
+	qjob_decode(m, &j->job, j->id, &j->idx, &j->n, &j->fd);
 	j->status = malloc(j->n * sizeof *j->status);
 	j->why = calloc(j->n, sizeof *j->why);
-	if (!j->idx || !j->status || !j->why)
+	if (!j->status || !j->why)
 		fatal("out of memory");
-	for (uint32_t k = 0; k < j->n; k++) {
-		j->idx[k] = ipc_get_u32(m);
+	for (uint32_t k = 0; k < j->n; k++)
 		j->status[k] = -1;
-	}
-	if (ipc_end(m) < 0 || !queue_id_valid(j->id))
-		fatal("malformed DELIVER record");
 	if (rjob_map(j) < 0) {
 		log_error("%s: queue file unreadable", j->id);
 		for (uint32_t k = 0; k < j->n; k++)

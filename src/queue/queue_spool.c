@@ -3,6 +3,9 @@
  */
 #include "queue/queue_spool.h"
 
+#include "ipc/ipc.h"
+#include "util/log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,4 +273,22 @@ void qstate_apply(struct qenv *e, struct qstate *st, const char *text, size_t n)
 		qstate_line(e, st, text + i, (size_t)(nl - text - i));
 		i = (size_t)(nl - text) + 1;
 	}
+}
+
+void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t **idx,
+		 uint32_t *n, int *fd)
+{
+	*fd = m->fd;
+	m->fd = -1;
+	*job = ipc_get_u64(m);
+	ipc_get_str(m, id, QUEUE_ID_SIZE + 1);
+	*n = ipc_get_u32(m);
+	if (m->type != IPC_DELIVER || *fd < 0 || m->bad || *n == 0 || *n > QENV_RCPT_MAX)
+		fatal("malformed DELIVER record");
+	if ((*idx = calloc(*n, sizeof **idx)) == NULL)
+		fatal("out of memory");
+	for (uint32_t k = 0; k < *n; k++)
+		(*idx)[k] = ipc_get_u32(m);
+	if (ipc_end(m) < 0 || !queue_id_valid(id))
+		fatal("malformed DELIVER record");
 }

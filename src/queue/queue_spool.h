@@ -88,6 +88,14 @@ long qenv_encode(const struct qenv *e, char *buf, size_t cap);
 int qenv_decode(const char *buf, size_t n, struct qenv *e);
 void qenv_free(struct qenv *e);
 
+struct ipc_msg;
+/* The fields of an IPC_DELIVER record (queue -> deliver or remote): job,
+ * queue id, the recipient indexes (*n of them, malloc'd into *idx) and the
+ * queue file's descriptor (taken from m). The queue is a trusted peer, but
+ * a malformed record is still fatal for the reader. */
+void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t **idx,
+		 uint32_t *n, int *fd);
+
 /* Read and decode the envelope of an open queue file. 0 or -1. */
 int qenv_read_fd(int fd, struct qenv *e);
 
