@@ -146,19 +146,10 @@ static void deliver_done(void *arg)
 
 	if (!m)
 		fatal("out of memory");
-	for (uint32_t k = 0; k < j->n; k++) {
-		ipc_msg_init(m, IPC_DELIVERED_RCPT);
-		ipc_put_u64(m, j->job);
-		ipc_put_u32(m, j->idx[k]);
-		ipc_put_u32(m, j->ok[k] ? 0 : 1);
-		ipc_put_str(m, j->ok[k] ? "" : j->why[k]);
-		if (ipc_send(D.queue, m) < 0)
-			fatal("cannot answer the queue");
-	}
-	ipc_msg_init(m, IPC_DELIVERED_END);
-	ipc_put_u64(m, j->job);
-	if (ipc_send(D.queue, m) < 0)
-		fatal("cannot answer the queue");
+	for (uint32_t k = 0; k < j->n; k++)
+		qjob_answer_rcpt(D.queue, m, j->job, j->idx[k],
+				 j->ok[k] ? IPC_DLV_OK : IPC_DLV_TEMP, j->why[k]);
+	qjob_answer_end(D.queue, m, j->job);
 	free(m);
 	deliver_job_free(j);
 }

@@ -101,18 +101,10 @@ static void rjob_answer(struct rjob *j)
 		fatal("out of memory");
 	for (uint32_t k = 0; k < j->n; k++) {
 		int st = j->status[k] < 0 ? IPC_DLV_TEMP : j->status[k];
-		ipc_msg_init(m, IPC_DELIVERED_RCPT);
-		ipc_put_u64(m, j->job);
-		ipc_put_u32(m, j->idx[k]);
-		ipc_put_u32(m, (uint32_t)st);
-		ipc_put_str(m, st == IPC_DLV_OK ? "" : j->why[k][0] ? j->why[k] : "4.4.0 failed");
-		if (ipc_send(P.queue, m) < 0)
-			fatal("cannot answer the queue");
+		qjob_answer_rcpt(P.queue, m, j->job, j->idx[k], (uint32_t)st,
+				 j->why[k][0] ? j->why[k] : "4.4.0 failed");
 	}
-	ipc_msg_init(m, IPC_DELIVERED_END);
-	ipc_put_u64(m, j->job);
-	if (ipc_send(P.queue, m) < 0)
-		fatal("cannot answer the queue");
+	qjob_answer_end(P.queue, m, j->job);
 	free(m);
 	rjob_free(j);
 }

@@ -292,3 +292,23 @@ void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], u
 	if (ipc_end(m) < 0 || !queue_id_valid(id))
 		fatal("malformed DELIVER record");
 }
+
+void qjob_answer_rcpt(struct ipc_chan *ch, struct ipc_msg *m, uint64_t job, uint32_t idx,
+		      uint32_t status, const char *why)
+{
+	ipc_msg_init(m, IPC_DELIVERED_RCPT);
+	ipc_put_u64(m, job);
+	ipc_put_u32(m, idx);
+	ipc_put_u32(m, status);
+	ipc_put_str(m, status == IPC_DLV_OK ? "" : why);
+	if (ipc_send(ch, m) < 0)
+		fatal("cannot answer the queue");
+}
+
+void qjob_answer_end(struct ipc_chan *ch, struct ipc_msg *m, uint64_t job)
+{
+	ipc_msg_init(m, IPC_DELIVERED_END);
+	ipc_put_u64(m, job);
+	if (ipc_send(ch, m) < 0)
+		fatal("cannot answer the queue");
+}

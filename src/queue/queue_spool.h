@@ -96,6 +96,14 @@ struct ipc_msg;
 void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t **idx,
 		 uint32_t *n, int *fd);
 
+struct ipc_chan;
+/* The answers to an IPC_DELIVER: one IPC_DELIVERED_RCPT (status is an
+ * enum ipc_dlv_status) per recipient, then IPC_DELIVERED_END. m is scratch
+ * space. Fatal when the queue cannot be told. */
+void qjob_answer_rcpt(struct ipc_chan *ch, struct ipc_msg *m, uint64_t job, uint32_t idx,
+		      uint32_t status, const char *why);
+void qjob_answer_end(struct ipc_chan *ch, struct ipc_msg *m, uint64_t job);
+
 /* Read and decode the envelope of an open queue file. 0 or -1. */
 int qenv_read_fd(int fd, struct qenv *e);
 
