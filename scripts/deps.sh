@@ -7,10 +7,10 @@
 set -euo pipefail
 
 what=${1:-build}
-pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates dns-root-data)
+pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates dns-root-data publicsuffix)
 case "$what" in
 build) ;;
-test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils) ;;
+test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils python3-spf python3-dkim python3-nacl) ;;
 fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 *) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
 esac

@@ -55,6 +55,12 @@ int dns_trust_anchor(const char *file, char *err, size_t cap);
  * be started (cb is then not called). */
 int dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void *arg);
 
+/* The shape of dns_query, for code that must also run where DNS is asked
+ * of another process (the SMTP worker asks lookup over IPC): SPF, DKIM key
+ * and DMARC record lookups take one of these. */
+typedef int (*dns_query_fn)(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb,
+			    void *arg);
+
 /* Drop every pending query (their callbacks are not called), stop the
  * resolver thread and free everything; dns_init may run again after. */
 void dns_shutdown(void);

@@ -1,0 +1,47 @@
+/*
+ * authres: the Authentication-Results header field (RFC 8601) — writing
+ * ours and recognising forged ones that claim our authserv-id.
+ */
+#ifndef SEALPOST_AUTHRES_H
+#define SEALPOST_AUTHRES_H
+
+#include <stddef.h>
+
+#include "auth/dkim.h"
+#include "auth/dmarc.h"
+#include "auth/spf.h"
+
+#define AUTHRES_MAX 4096 /* the whole field we write, folded, with CRLF */
+
+struct authres_input {
+	const char *authserv_id; /* our host name */
+	/* SPF: result of the MAIL FROM identity (or HELO when MAIL FROM was <>) */
+	int have_spf;
+	enum spf_result spf;
+	const char *spf_mailfrom; /* smtp.mailfrom value ("" or NULL: use helo) */
+	const char *spf_helo;	  /* smtp.helo value */
+	/* DKIM: one entry per signature (none: "dkim=none") */
+	const struct dkim_sig_result *dkim;
+	size_t n_dkim;
+	/* DMARC */
+	int have_dmarc;
+	enum dmarc_result dmarc;
+	enum dmarc_policy dmarc_policy;	    /* policy.dmarc= comment */
+	const char *dmarc_from;		    /* header.from */
+	/* SMTP AUTH (submission): the authenticated user, or NULL */
+	const char *auth_user;
+};
+
+/* Write "Authentication-Results: id; spf=pass smtp.mailfrom=...;\r\n\tdkim=..."
+ * folded at 78 columns, CRLF after every line, values quoted where RFC 8601
+ * needs it and control octets never copied. Returns the length, or -1 if it
+ * does not fit cap. */
+int authres_build(const struct authres_input *in, char *out, size_t cap);
+
+/* value/len is the body of one Authentication-Results field (after the
+ * colon, folded lines included). 1 if its authserv-id (comments and
+ * whitespace skipped, case-insensitive) is authserv_id, 0 otherwise
+ * (including unparseable values). */
+int authres_is_ours(const char *value, size_t len, const char *authserv_id);
+
+#endif
