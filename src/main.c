@@ -23,6 +23,9 @@ static const struct subcommand subcommands[] = {
     {"dnsbl", cli_dnsbl, "ask DNS block/allow lists about an address"},
     {"dns", cli_dns, "ask the resolver one DNS question (debugging)"},
     {"mta-sts", cli_mta_sts, "look up a domain's MTA-STS policy (RFC 8461)"},
+    {"spf", cli_spf, "check a client address against a sender's SPF record (RFC 7208)"},
+    {"dkim", cli_dkim, "verify or sign a message, make a key (DKIM, RFC 6376)"},
+    {"dmarc", cli_dmarc, "judge a message's DMARC alignment and policy (RFC 7489)"},
 };
 
 static void usage(FILE *f)

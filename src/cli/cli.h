@@ -15,6 +15,9 @@ int cli_user(int argc, char **argv);
 int cli_dnsbl(int argc, char **argv);
 int cli_dns(int argc, char **argv);
 int cli_mta_sts(int argc, char **argv);
+int cli_spf(int argc, char **argv);
+int cli_dkim(int argc, char **argv);
+int cli_dmarc(int argc, char **argv);
 
 /* Shared helper: pick "-c FILE" out of argv; default CONF_DEFAULT_PATH. */
 const char *cli_config_path(int argc, char **argv);
