@@ -849,6 +849,13 @@ static const struct directive directives[D_COUNT] = {
     [D_RELAY] = {"relay", "relay via URL [auth FILE]", 2, 4, 1, 0, conf_out_relay},
     [D_DEST] = {"destination", "destination DOMAIN tls none|may|require|verify", 3, 3, 0, 0,
 		conf_out_destination},
+    [D_AUTHSERV] = {"authserv-id", "authserv-id NAME", 1, 1, 1, 0, conf_auth_authserv},
+    [D_CHECKS] = {"inbound-checks", "inbound-checks on|off", 1, 1, 1, 0, conf_auth_checks},
+    [D_SPF_FAIL] = {"spf-fail", "spf-fail dmarc|reject", 1, 1, 1, 0, conf_auth_spf_fail},
+    [D_DMARC_POLICY] = {"dmarc-policy", "dmarc-policy enforce|quarantine|mark", 1, 1, 1, 0,
+			conf_auth_dmarc_policy},
+    [D_PSL] = {"public-suffix-list", "public-suffix-list FILE", 1, 1, 1, 0, conf_auth_psl},
+    [D_DKIM] = {"dkim", "dkim sign DOMAIN selector S key FILE", 6, 6, 0, 0, conf_auth_dkim},
 };
 
 /* ---- tokenizer -------------------------------------------------------- */
@@ -1041,6 +1048,7 @@ void conf_defaults(struct conf *c)
 	c->auth.lock_time = 900;
 	conf_limits_defaults(&c->limits);
 	conf_outbound_defaults(&c->out);
+	conf_mailauth_defaults(&c->mailauth);
 }
 
 int conf_parse(const char *text, size_t len, const char *filename, struct conf *out,

@@ -164,6 +164,33 @@ struct conf_outbound {
 	size_t n_dest;
 };
 
+#define CONF_MAX_DKIM_SIGN 8
+
+/* dkim sign DOMAIN selector S key FILE: sign outbound mail From: DOMAIN. */
+struct conf_dkim_sign {
+	char domain[CONF_NAME_MAX]; /* lowercased, no trailing dot */
+	char selector[64];
+	char key[CONF_PATH_MAX]; /* PEM private key (RSA >= 2048 bits or Ed25519) */
+	int line;
+};
+
+enum conf_dmarc_mode {
+	DMARC_MODE_ENFORCE = 0, /* default: p=reject -> 550, p=quarantine -> Junk */
+	DMARC_MODE_QUARANTINE,	/* p=reject and p=quarantine -> Junk */
+	DMARC_MODE_MARK,	/* deliver; the verdict is only in Authentication-Results */
+};
+
+/* Sender authentication (SPF, DKIM, DMARC; docs/config.md "Sender authentication"). */
+struct conf_mailauth {
+	int checks;			  /* inbound-checks on|off (on) */
+	char authserv_id[CONF_NAME_MAX];  /* authserv-id; "" = hostname */
+	int spf_fail_reject;		  /* spf-fail reject|dmarc (dmarc) */
+	enum conf_dmarc_mode dmarc;	  /* dmarc-policy enforce|quarantine|mark */
+	char psl[CONF_PATH_MAX];	  /* public-suffix-list FILE */
+	struct conf_dkim_sign sign[CONF_MAX_DKIM_SIGN];
+	size_t n_sign;
+};
+
 /* One trusted-networks entry: an address and a prefix length. */
 struct conf_net {
 	int family; /* AF_INET or AF_INET6 */
@@ -198,6 +225,7 @@ struct conf {
 	int received_auth_user; /* name the authenticated user in Received: (default no) */
 	struct conf_limits limits;
 	struct conf_outbound out;
+	struct conf_mailauth mailauth;
 };
 
 struct conf_errors {
@@ -229,6 +257,12 @@ void conf_defaults(struct conf *c);
 
 /* The defaults of the outbound directives (conf_remote.c). */
 void conf_outbound_defaults(struct conf_outbound *o);
+
+/* The defaults of the sender-authentication directives (conf_auth.c). */
+void conf_mailauth_defaults(struct conf_mailauth *a);
+
+/* The authserv-id to write and recognise: authserv-id, else hostname. */
+const char *conf_authserv_id(const struct conf *c);
 
 /* The defaults of the limits block (conf_limits.c). */
 void conf_limits_defaults(struct conf_limits *l);

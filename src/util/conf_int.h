@@ -60,6 +60,12 @@ enum {
 	D_MTA_STS,
 	D_RELAY,
 	D_DEST,
+	D_AUTHSERV,
+	D_CHECKS,
+	D_SPF_FAIL,
+	D_DMARC_POLICY,
+	D_PSL,
+	D_DKIM,
 	D_COUNT
 };
 
@@ -170,5 +176,14 @@ void conf_out_destination(struct pctx *p, const struct toks *t);   /* destinatio
 
 /* At end of file: checks across outbound directives. */
 void conf_outbound_finish(struct pctx *p);
+
+/* ---- conf_auth.c: sender authentication --------------------------------- */
+
+void conf_auth_authserv(struct pctx *p, const struct toks *t);
+void conf_auth_checks(struct pctx *p, const struct toks *t);
+void conf_auth_spf_fail(struct pctx *p, const struct toks *t);
+void conf_auth_dmarc_policy(struct pctx *p, const struct toks *t);
+void conf_auth_psl(struct pctx *p, const struct toks *t);
+void conf_auth_dkim(struct pctx *p, const struct toks *t);
 
 #endif
