@@ -66,6 +66,12 @@ static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, s
 	}
 	if (maildir_path(d->maildir, r->mbox, dir, sizeof dir, j->why[k], DELIVER_WHY_MAX) < 0)
 		return;
+	/* quarantined (DMARC): the Maildir++ Junk folder of that mailbox */
+	if (strcmp(e->folder, "Junk") == 0 && str_fmt(dir + strlen(dir), sizeof dir - strlen(dir),
+						       "/.Junk") < 0) {
+		str_fmt(j->why[k], DELIVER_WHY_MAX, "mailbox path too long");
+		return;
+	}
 	if ((plen = deliver_prefix(e, r, prefix, sizeof prefix)) < 0) {
 		str_fmt(j->why[k], DELIVER_WHY_MAX, "header too long");
 		return;
@@ -87,8 +93,9 @@ static void deliver_log(const struct djob *j, const struct qenv *e)
 		if (j->idx[k] >= e->n_rcpt)
 			continue;
 		if (j->ok[k])
-			log_info("%s: to=<%s> mailbox=%s status=delivered", j->id,
-				 e->rcpt[j->idx[k]].addr, e->rcpt[j->idx[k]].mbox);
+			log_info("%s: to=<%s> mailbox=%s%s status=delivered", j->id,
+				 e->rcpt[j->idx[k]].addr, e->rcpt[j->idx[k]].mbox,
+				 e->folder[0] ? " folder=Junk" : "");
 		else
 			log_warn("%s: to=<%s> status=deferred (%s)", j->id, e->rcpt[j->idx[k]].addr,
 				 j->why[k]);

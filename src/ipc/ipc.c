@@ -129,6 +129,21 @@ void ipc_get_str(struct ipc_msg *m, char *dst, size_t cap)
 	m->pos += n;
 }
 
+void ipc_get_blob(struct ipc_msg *m, const unsigned char **p, size_t *n, size_t cap)
+{
+	uint32_t len = ipc_get_u32(m);
+
+	*p = m->data;
+	*n = 0;
+	if (m->bad || len > cap || len > m->len - m->pos) {
+		m->bad = 1;
+		return;
+	}
+	*p = m->data + m->pos;
+	*n = len;
+	m->pos += len;
+}
+
 int ipc_end(struct ipc_msg *m)
 {
 	if (m->bad || m->pos != m->len)

@@ -33,7 +33,7 @@ enum ipc_type {
 	/* smtp -> queue */
 	IPC_MSG_OPEN,	/* u64 req, str client, str helo, str from, u32 flags, u32 nrcpt */
 	IPC_MSG_RCPT,	/* u64 req, str addr, str mailbox (nrcpt of them follow OPEN) */
-	IPC_MSG_COMMIT, /* u64 req, str id, u64 size */
+	IPC_MSG_COMMIT, /* u64 req, str id, u64 size, str late envelope lines, str header prefix */
 	IPC_MSG_ABORT,	/* str id */
 	/* queue -> smtp */
 	IPC_MSG_OPENED,	   /* u64 req, u32 ok, str id | fd */
@@ -66,6 +66,11 @@ enum ipc_type {
 			     str detail (the limit that fired, or the lists) */
 	IPC_CONN_PASS,	  /* str client ip: passed the pregreet test; remember it */
 	IPC_CONN_CLOSE,	  /* str client ip, u32 ipc_conn_flags: an admitted connection ended */
+	/* smtp -> lookup: one DNS question for SPF, DKIM keys, DMARC policies
+	 * (asked by the worker's checks, answered by lookup's resolver) */
+	IPC_DNS_QUERY, /* u64 req, str name, u32 rrtype, u32 timeout ms */
+	/* lookup -> smtp */
+	IPC_DNS_ANSWER, /* u64 req, u32 dns_status, u32 secure, u32 n, n x blob rdata */
 	IPC_TYPE_MAX
 };
 
@@ -139,6 +144,9 @@ uint32_t ipc_get_u32(struct ipc_msg *m);
 uint64_t ipc_get_u64(struct ipc_msg *m);
 /* Copies into dst[cap] with NUL; a string with a NUL or >= cap marks bad. */
 void ipc_get_str(struct ipc_msg *m, char *dst, size_t cap);
+/* A counted byte string (ipc_put_strn; may hold NULs) of at most cap
+ * octets, left in place: *p points into m, valid while m is. */
+void ipc_get_blob(struct ipc_msg *m, const unsigned char **p, size_t *n, size_t cap);
 /* Returns 0 when every byte was read and nothing went wrong, else -1. */
 int ipc_end(struct ipc_msg *m);
 

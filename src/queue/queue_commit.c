@@ -34,6 +34,8 @@ struct qincoming {
 	uint64_t req;	       /* COMMIT request, answered when durable */
 	int fd;		       /* read-only descriptor held during fsync */
 	int failed;	       /* errno of a failed fsync/rename */
+	char *late;	       /* the late region to write at commit (QENV_LATE_SIZE), or NULL */
+	char late_line[sizeof QENV_LATE_LINE];
 };
 
 static void queue_protocol_error(struct qworker *w, const char *what)
@@ -160,7 +162,7 @@ static struct qincoming *queue_incoming_new(struct qworker *w)
 {
 	struct qenv *e = &w->open;
 	struct qincoming *in = calloc(1, sizeof *in);
-	size_t cap = 1024 + QENV_CLIENT_MAX + QENV_HELO_MAX + SMTP_ADDR_MAX +
+	size_t cap = 1024 + QENV_LATE_SIZE + QENV_CLIENT_MAX + QENV_HELO_MAX + SMTP_ADDR_MAX +
 		     e->n_rcpt * 2 * (SMTP_ADDR_MAX + 8);
 	long len;
 
@@ -243,6 +245,7 @@ static void queue_incoming_free(struct qincoming *in, int unlink_file)
 		unlink(path);
 	if (in->fd >= 0)
 		close(in->fd);
+	free(in->late);
 	free(in->remote);
 	free(in->hdr);
 	free(in);
@@ -267,11 +270,39 @@ static int queue_check_file(struct qincoming *in, uint64_t size)
 	return ok ? 0 : -1;
 }
 
+/* Write the late region and its line in place (the worker's descriptor is
+ * append-only; this one is ours). 0, or -1 with errno set. */
+static int queue_write_late(struct qincoming *in)
+{
+	char path[64];
+	long line_off = qenv_late_line_off(in->hdr, in->hdr_len);
+	size_t ll = sizeof in->late_line - 1;
+	int fd, ok;
+
+	if (line_off < 0 || str_fmt(path, sizeof path, "incoming/%s", in->id) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	ok = pwrite(fd, in->late, QENV_LATE_SIZE, (off_t)(in->hdr_len - QENV_LATE_SIZE)) ==
+		 QENV_LATE_SIZE &&
+	     pwrite(fd, in->late_line, ll, (off_t)line_off) == (ssize_t)ll;
+	if (!ok && !errno)
+		errno = EIO;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 static void queue_fsync_work(void *arg)
 {
 	struct qincoming *in = arg;
 	char from[64], to[64];
 
+	if (in->late && queue_write_late(in) < 0) {
+		in->failed = errno;
+		return;
+	}
 	if (fsync(in->fd) < 0) {
 		in->failed = errno;
 		return;
@@ -335,14 +366,55 @@ static void queue_fsync_done(void *arg)
 	queue_dirsync_start();
 }
 
+/* Header lines a worker may put in front of a message: "Name: value"
+ * lines and their continuations, each ending in CRLF, printable or 8-bit
+ * octets and tabs only (no bare CR or LF, no NUL). */
+static int queue_prefix_ok(const char *p)
+{
+	int bol = 1;
+
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (bol && (c == '\r' || c == ':'))
+			return 0; /* no empty line, no nameless field */
+		if (c == '\r') {
+			if (p[1] != '\n')
+				return 0;
+			p++;
+			bol = 1;
+			continue;
+		}
+		if (c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+		bol = 0;
+	}
+	return bol; /* ends with CRLF (or is empty) */
+}
+
+/* The late parts of a COMMIT into in->late; 0, or -1 when malformed. */
+static int queue_commit_late(struct qincoming *in, const char *lines, const char *prefix)
+{
+	if (!lines[0] && !prefix[0])
+		return 0;
+	if ((lines[0] && strcmp(lines, "folder Junk\n") != 0) || !queue_prefix_ok(prefix) ||
+	    (prefix[0] == ' ' || prefix[0] == '\t'))
+		return -1;
+	if ((in->late = malloc(QENV_LATE_SIZE)) == NULL)
+		fatal("out of memory");
+	return qenv_late_fill(lines, prefix, in->late, in->late_line);
+}
+
 void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 {
-	char id[QUEUE_ID_SIZE + 1];
+	char id[QUEUE_ID_SIZE + 1], lines[64];
+	static char prefix[QENV_LATE_SIZE + 1];
 	uint64_t req = ipc_get_u64(m);
 	struct qincoming *in;
 
 	ipc_get_str(m, id, sizeof id);
 	uint64_t size = ipc_get_u64(m);
+	ipc_get_str(m, lines, sizeof lines);
+	ipc_get_str(m, prefix, sizeof prefix);
 	if (ipc_end(m) < 0)
 		queue_protocol_error(w, "bad COMMIT");
 	if ((in = queue_take_incoming(w, id)) == NULL) { /* not fatal: nothing to lose */
@@ -351,6 +423,8 @@ void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 		return;
 	}
 	in->req = req;
+	if (queue_commit_late(in, lines, prefix) < 0)
+		queue_protocol_error(w, "bad late envelope or header prefix in COMMIT");
 	if (queue_check_file(in, size) < 0) {
 		log_error("%s: message file does not match what the worker reported", id);
 		queue_reply_committed(w, req, 0, "message file check failed");

@@ -83,10 +83,39 @@ long qenv_encode(const struct qenv *e, char *buf, size_t cap)
 		off = qenv_put(buf, cap, off, "rcpt", e->rcpt[i].addr);
 		off = qenv_put(buf, cap, off, "mbox", e->rcpt[i].mbox);
 	}
-	if (off < 0 || (size_t)off + 1 >= cap)
+	if (off < 0 || (size_t)off + sizeof QENV_LATE_LINE + QENV_LATE_SIZE >= cap)
 		return -1;
+	memcpy(buf + off, QENV_LATE_LINE, sizeof QENV_LATE_LINE - 1);
+	off += (long)sizeof QENV_LATE_LINE - 1;
 	buf[off++] = '\n';
-	return off;
+	memset(buf + off, '\n', QENV_LATE_SIZE);
+	return off + QENV_LATE_SIZE;
+}
+
+long qenv_late_line_off(const char *hdr, size_t len)
+{
+	size_t ll = sizeof QENV_LATE_LINE - 1;
+
+	/* the late line is the last line before the blank one and the region */
+	if (len < QENV_LATE_SIZE + 1 + ll)
+		return -1;
+	long off = (long)(len - QENV_LATE_SIZE - 1 - ll);
+	return memcmp(hdr + off, QENV_LATE_LINE, ll) == 0 ? off : -1;
+}
+
+int qenv_late_fill(const char *lines, const char *prefix, char *region, char *line)
+{
+	size_t a = strlen(lines), b = strlen(prefix);
+
+	if (a + b > QENV_LATE_SIZE)
+		return -1;
+	memset(region, '\n', QENV_LATE_SIZE);
+	memcpy(region, lines, a);
+	memcpy(region + QENV_LATE_SIZE - b, prefix, b);
+	return snprintf(line, sizeof QENV_LATE_LINE, "late %05zu %05zu\n", a, b) ==
+			   (int)sizeof QENV_LATE_LINE - 1
+		   ? 0
+		   : -1;
 }
 
 /* Split the next "key value\n" line; returns 1, 0 at the blank end line, -1. */
@@ -127,6 +156,20 @@ static int qenv_num(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
+/* "late A B": A octets of late envelope lines, B octets of header prefix. */
+static int qenv_late_parse(struct qenv *e, const char *v, size_t vl)
+{
+	int64_t a, b;
+
+	if (e->late_set || e->late_lines || vl != 11 || v[5] != ' ' || qenv_num(v, 5, &a) < 0 ||
+	    qenv_num(v + 6, 5, &b) < 0 || a + b > QENV_LATE_SIZE)
+		return -1;
+	e->late_set = 1;
+	e->late_a = (size_t)a;
+	e->late_b = (size_t)b;
+	return 0;
+}
+
 static int qenv_field(struct qenv *e, const char *k, size_t kl, const char *v, size_t vl)
 {
 	int64_t num;
@@ -157,6 +200,13 @@ static int qenv_field(struct qenv *e, const char *k, size_t kl, const char *v, s
 		r->mbox[0] = '\0';
 		return str_copyn(r->addr, sizeof r->addr, v, vl);
 	}
+	if (str_eqn_nocase(k, kl, "late"))
+		return qenv_late_parse(e, v, vl);
+	if (str_eqn_nocase(k, kl, "folder")) {
+		if (!(e->late_lines && str_eqn_nocase(v, vl, "Junk")))
+			return -1; /* only in the late region, only Junk */
+		return str_copyn(e->folder, sizeof e->folder, "Junk", 4);
+	}
 	if (str_eqn_nocase(k, kl, "mbox")) {
 		if (e->n_rcpt == 0 || e->rcpt[e->n_rcpt - 1].mbox[0])
 			return -1;
@@ -178,6 +228,29 @@ static size_t qenv_count_rcpt(const char *buf, size_t n)
 	return cnt;
 }
 
+/* The late region at pos (after the blank line): its envelope lines, and
+ * where the message starts. */
+static int qenv_late_region(const char *buf, size_t n, size_t pos, struct qenv *e)
+{
+	const char *k, *v;
+	size_t kl, vl, p = 0;
+	int r;
+
+	e->body_off = pos;
+	if (!e->late_set)
+		return 0;
+	if (n - pos < QENV_LATE_SIZE)
+		return -1;
+	e->late_lines = 1;
+	while (p < e->late_a) {
+		r = qenv_line(buf + pos, e->late_a, &p, &k, &kl, &v, &vl);
+		if (r != 1 || qenv_field(e, k, kl, v, vl) < 0)
+			return -1;
+	}
+	e->body_off = pos + QENV_LATE_SIZE - e->late_b;
+	return 0;
+}
+
 int qenv_decode(const char *buf, size_t n, struct qenv *e)
 {
 	size_t pos = strlen(QENV_MAGIC);
@@ -195,11 +268,11 @@ int qenv_decode(const char *buf, size_t n, struct qenv *e)
 	while ((r = qenv_line(buf, n, &pos, &k, &kl, &v, &vl)) == 1)
 		if (qenv_field(e, k, kl, v, vl) < 0)
 			break;
-	if (r != 0 || !e->id[0] || e->n_rcpt == 0 || !e->rcpt[e->n_rcpt - 1].mbox[0]) {
+	if (r != 0 || !e->id[0] || e->n_rcpt == 0 || !e->rcpt[e->n_rcpt - 1].mbox[0] ||
+	    qenv_late_region(buf, n, pos, e) < 0) {
 		qenv_free(e);
 		return -1;
 	}
-	e->body_off = pos;
 	return 0;
 }
 

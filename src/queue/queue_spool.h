@@ -24,7 +24,19 @@
  *   rcpt bob@example.test
  *   mbox bob@example.test           (the mailbox that rcpt resolved to)
  *   ...
+ *   late 00012 00345                (fixed width, rewritten at commit: see below)
  *   <empty line>
+ *   <QENV_LATE_SIZE octets: the late region>
+ *
+ * The late region holds what is only known once the message has been
+ * read — the worker's verdicts — while the message itself was already
+ * streamed behind it: "late A B" says that its first A octets are more
+ * envelope lines ("folder Junk": deliver into the Junk folder) and that
+ * its last B octets are header lines to put in front of the message
+ * (Authentication-Results). The message starts B octets before the end of
+ * the region; the octets between are filler. At commit the queue writes
+ * the region and the late line in place, before the file is fsync'd and
+ * renamed into queue/. A file without a late line has no region.
  *
  * Security role: the envelope decoder is pure, bounded and fuzzed; every
  * value is checked to hold no control characters, so a value can never
@@ -43,8 +55,11 @@
 #define QENV_RCPT_MAX	1000
 #define QENV_CLIENT_MAX 64
 #define QENV_HELO_MAX	256
-#define QENV_HEADER_MAX (QENV_RCPT_MAX * 2 * (SMTP_ADDR_MAX + 8) + 2048)
+#define QENV_HEADER_MAX (QENV_RCPT_MAX * 2 * (SMTP_ADDR_MAX + 8) + 2048 + QENV_LATE_SIZE + 64)
 #define QENV_MAGIC	"sealpost-queue 1\n"
+#define QENV_LATE_SIZE	2048 /* octets of the late region */
+#define QENV_LATE_LINE	"late 00000 00000\n" /* as written at open */
+#define QENV_FOLDER_MAX 16
 
 /* mbox of a recipient in another domain: waits for remote delivery */
 #define QENV_MBOX_REMOTE "@remote"
@@ -69,6 +84,10 @@ struct qenv {
 	size_t rcpt_cap;
 	struct qenv_rcpt *rcpt; /* owned; qenv_free() releases */
 	size_t body_off;	/* offset of the message in the file */
+	char folder[QENV_FOLDER_MAX]; /* "" = the inbox, or "Junk" */
+	/* decoder state for the late line and region */
+	int late_set, late_lines;
+	size_t late_a, late_b;
 };
 
 /* A fresh random queue id (16 lowercase hex digits). 0 or -1. */
@@ -79,8 +98,19 @@ int queue_id_valid(const char *s);
 /* 1 if s is safe as an envelope value (no control octets, bounded). */
 int qenv_value_ok(const char *s, size_t cap);
 
-/* Encode the header into buf[cap]; returns its length, or -1 if too big. */
+/* Encode the header into buf[cap], with a late line and a blank late
+ * region; returns its length, or -1 if too big. */
 long qenv_encode(const struct qenv *e, char *buf, size_t cap);
+
+/*
+ * The late region for a message: lines (envelope lines, "key value\n"
+ * each, or "") at its start and the header text prefix (CRLF lines) at its
+ * end, filler between, into region[QENV_LATE_SIZE]; the late line's new
+ * text into line[sizeof QENV_LATE_LINE]. 0, or -1 when they do not fit.
+ */
+int qenv_late_fill(const char *lines, const char *prefix, char *region, char *line);
+/* Offset of the late line in an encoded header (from qenv_encode), or -1. */
+long qenv_late_line_off(const char *hdr, size_t len);
 /*
  * Decode a header from buf[0..n) (the start of a queue file). Allocates
  * e->rcpt. Returns 0 (e->body_off set), or -1 on any malformation.

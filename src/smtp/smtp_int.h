@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "ipc/ipc.h"
+#include "lookup/dns.h"
 #include "queue/queue_spool.h"
 #include "smtp/smtp_parse.h"
 #include "util/conf.h"
@@ -125,6 +126,10 @@ struct smtp_session {
 	uint64_t bdat_left;
 	int bdat_last;
 	const char *bdat_deferred_err; /* a BDAT refused: reply after its chunk */
+	/* sender authentication (smtp_check.c) */
+	struct smtp_checks *chk; /* this message's SPF/DKIM/DMARC state, or NULL */
+	char *late_prefix;	 /* Authentication-Results to put in front, or NULL */
+	int junk;		 /* quarantine: deliver into the Junk folder */
 };
 
 struct smtp_worker {
@@ -150,6 +155,10 @@ int smtp_send_conn(struct smtp_session *s, uint32_t type);
 int smtp_send_open(struct smtp_session *s);
 void smtp_send_commit(struct smtp_session *s);
 void smtp_send_abort(const char *qid);
+
+/* smtp_dns.c: DNS asked of lookup (a dns_query_fn) */
+int smtp_dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void *arg);
+void smtp_on_dns_answer(struct ipc_msg *m);
 
 /* smtp_session.c */
 void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,

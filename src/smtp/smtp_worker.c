@@ -154,6 +154,8 @@ void smtp_send_commit(struct smtp_session *s)
 	ipc_put_u64(m, s->id);
 	ipc_put_str(m, s->qid);
 	ipc_put_u64(m, s->written);
+	ipc_put_str(m, s->junk ? "folder Junk\n" : "");
+	ipc_put_str(m, s->late_prefix ? s->late_prefix : "");
 	if (ipc_send(W.queue, m) < 0)
 		fatal("lost the queue");
 }
@@ -252,6 +254,8 @@ static void smtp_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		smtp_on_sender_msg(m);
 	else if (m->type == IPC_CONN_VERDICT)
 		smtp_on_verdict_msg(m);
+	else if (m->type == IPC_DNS_ANSWER)
+		smtp_on_dns_answer(m);
 	else
 		fatal("unexpected record type %u from lookup", m->type);
 }
