@@ -8,6 +8,8 @@
  * Security role: lets an operator validate a config before serve uses it;
  * read-only, never prints password hashes.
  */
+#include "auth/dkim_keyfile.h"
+#include "auth/dmarc.h"
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "lookup/users.h"
@@ -132,6 +134,30 @@ static int print_tls(const struct conf_tls *t)
 }
 
 /* tls, auth limits, trusted-networks, received-auth-user. */
+/* The sender-authentication directives that differ from their defaults. */
+static int print_mailauth(const struct conf_mailauth *a)
+{
+	static const char *const modes[] = {"enforce", "quarantine", "mark"};
+	int r = 0;
+
+	if (a->authserv_id[0])
+		r |= print_directive("authserv-id", a->authserv_id, NULL, NULL);
+	if (!a->checks)
+		r |= print_directive("inbound-checks", "off", NULL, NULL);
+	if (a->spf_fail_reject)
+		r |= print_directive("spf-fail", "reject", NULL, NULL);
+	if (a->dmarc != DMARC_MODE_ENFORCE)
+		r |= print_directive("dmarc-policy", modes[a->dmarc], NULL, NULL);
+	if (strcmp(a->psl, PSL_DEFAULT_PATH) != 0)
+		r |= print_directive("public-suffix-list", a->psl, NULL, NULL);
+	for (size_t i = 0; i < a->n_sign; i++) {
+		const char *v[6] = {"sign", a->sign[i].domain, "selector", a->sign[i].selector, "key",
+				    a->sign[i].key};
+		r |= print_tokens("dkim", v, 6);
+	}
+	return r;
+}
+
 static int print_security(const struct conf *c)
 {
 	const struct conf_auth_limits *a = &c->auth;
@@ -154,7 +180,7 @@ static int print_security(const struct conf *c)
 			 : print_directive("trusted-networks", net, NULL, NULL);
 	if (c->received_auth_user)
 		r |= print_directive("received-auth-user", "yes", NULL, NULL);
-	return r;
+	return r | print_mailauth(&c->mailauth);
 }
 
 /* `limits KEY VALUE` for each limit that differs from its default, then dnsbl lines. */
@@ -248,6 +274,40 @@ static int check_tls(const struct conf *c)
 	return 0;
 }
 
+/* One `dkim sign` key: readable and acceptable for signing. */
+static int check_dkim_key(const struct conf *c, const struct conf_dkim_sign *d)
+{
+	char err[256];
+	struct dkim_key *k = dkim_key_read_file(d->key, err, sizeof err);
+
+	if (!k) {
+		cli_err("%s:%d: dkim key %s: %s", c->path, d->line, d->key, err);
+		return -1;
+	}
+	dkim_key_free(k);
+	return 0;
+}
+
+/* The Public Suffix List (when checks are on) and every signing key. */
+static int check_mailauth(const struct conf *c)
+{
+	char err[256];
+	int r = 0;
+
+	if (c->mailauth.checks) {
+		struct psl *p = psl_load(c->mailauth.psl, err, sizeof err);
+		if (!p) {
+			cli_err("%s: public-suffix-list %s: %s", c->path, c->mailauth.psl, err);
+			r = -1;
+		}
+		psl_free(p);
+	}
+	for (size_t i = 0; i < c->mailauth.n_sign; i++)
+		if (check_dkim_key(c, &c->mailauth.sign[i]) < 0)
+			r = -1;
+	return r;
+}
+
 int cli_check(int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {{"config", 'c', 1}, {NULL, 'n', 0}, {"help", 'h', 0}};
@@ -275,6 +335,8 @@ int cli_check(int argc, char **argv)
 		return 1;
 	int r = check_users(c);
 	if (check_tls(c) < 0)
+		r = -1;
+	if (check_mailauth(c) < 0)
 		r = -1;
 	if (r == 0 && only_nondefault)
 		r = print_nondefault(c);

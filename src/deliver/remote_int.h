@@ -265,6 +265,8 @@ void rsmtp_tls_done(struct rconn *c);
 void rsmtp_lost(struct rconn *c, const char *what);
 
 /* ---- signing seam (remote_sign.c) ---- */
+/* Load the `dkim sign` keys (before privileges are dropped); fatal on a bad key. */
+void remote_sign_init(const struct conf *c);
 int remote_sign_headers(const struct qenv *e, const char *msg, size_t len, char *out, size_t cap);
 
 #endif

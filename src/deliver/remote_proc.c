@@ -456,6 +456,7 @@ static void remote_setup(struct proc_setup *s)
 	if (!R.base)
 		fatal("cannot create the event loop");
 	remote_read_auth(s->conf);
+	remote_sign_init(s->conf);
 	if (dns_init(R.base, s->conf, err, sizeof err) < 0)
 		fatal("%s", err);
 	/* DANE needs validated answers: the anchor, when there is one. */

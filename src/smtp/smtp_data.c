@@ -24,11 +24,10 @@
 #define SMTP_HDR_CAPTURE  (16 * 1024) /* From: field bytes kept for the From: check */
 #define SMTP_FROM_MAX	  16	      /* From: addresses checked */
 
-static void smtp_commit(struct smtp_session *s);
 static void smtp_from_header_check(struct smtp_session *s);
 static void smtp_refuse_from(struct smtp_session *s, const char *reply);
 
-static void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
+void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 {
 	if (s->too_big || s->write_err || s->qfd < 0)
 		return;
@@ -228,7 +227,10 @@ static void smtp_message_end(struct smtp_session *s)
 	smtp_limits_bev(s, 0);
 	s->cmd_since = time(NULL);
 	s->state = SS_CMD;
-	if (s->too_big)
+	smtp_msg_feed_end(s);
+	if (s->mh.too_big)
+		err = "552 5.3.4 Message header section too large (over 256 KB)";
+	else if (s->too_big)
 		err = "552 5.3.4 Message size exceeds fixed maximum message size";
 	else if (s->body.flags & SMTP_BODY_BARE_CRLF)
 		err = "554 5.6.0 Message refused: bare CR or LF (only CRLF may end a line)";
@@ -245,14 +247,16 @@ static void smtp_message_end(struct smtp_session *s)
 		smtp_error(s);
 		return;
 	}
+	if (smtp_checks_end(s))
+		return; /* smtp_check.c commits or refuses once its answers are in */
 	if (s->auth_user[0]) {
 		smtp_from_header_check(s);
 		return;
 	}
-	smtp_commit(s);
+	smtp_commit_message(s);
 }
 
-static void smtp_commit(struct smtp_session *s)
+void smtp_commit_message(struct smtp_session *s)
 {
 	close(s->qfd);
 	s->qfd = -1;
@@ -302,11 +306,19 @@ static void smtp_refuse_from(struct smtp_session *s, const char *reply)
 	smtp_error(s);
 }
 
+/* Refuse the whole message after its end (a sender-check verdict). */
+void smtp_refuse_message(struct smtp_session *s, const char *reply)
+{
+	smtp_reply(s, "%s", reply);
+	log_info("%s: %s: message refused: %s", s->client, s->qid, reply);
+	smtp_txn_reset(s);
+}
+
 void smtp_from_header_result(struct smtp_session *s, uint32_t ok)
 {
 	s->sender_phase = SP_MAIL;
 	if (ok == 1)
-		smtp_commit(s);
+		smtp_commit_message(s);
 	else if (ok == 0)
 		smtp_refuse_from(s, "553 5.7.1 Message refused: From: header address not owned by "
 				    "the authenticated user");
@@ -416,7 +428,7 @@ static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
 	used = smtp_body_feed(&s->body, p, n, W.scratch, SMTP_SCRATCH, &out_len);
 	if (s->auth_user[0])
 		smtp_hdr_capture(s, W.scratch, out_len);
-	smtp_write_q(s, W.scratch, out_len);
+	smtp_msg_feed(s, W.scratch, out_len);
 	return (int)used;
 }
 
@@ -450,7 +462,7 @@ static void smtp_bdat_chunk_end(struct smtp_session *s)
 		return;
 	}
 	if (smtp_body_finish(&s->body))
-		smtp_write_q(s, "\r\n", 2);
+		smtp_msg_feed(s, "\r\n", 2);
 	smtp_message_end(s);
 }
 

@@ -52,6 +52,7 @@ enum smtp_wait {
 	SW_GREET,  /* not greeted yet: waiting for admission and the pregreet delay */
 	SW_TARPIT, /* a refused command's reply is being held back */
 	SW_OUTPUT, /* too much output the client has not read: wait for it to drain */
+	SW_CHECKS, /* end of data: waiting for SPF/DKIM/DMARC answers */
 };
 
 struct smtp_rcpt {
@@ -65,6 +66,21 @@ struct smtp_listener {
 	enum smtp_listener_kind kind;
 	struct smtp_worker *w;
 };
+
+#define SMTP_HEADER_MAX (256 * 1024) /* header section held for A-R removal and DKIM */
+
+/* The header section of the message being received (smtp_header.c). */
+struct smtp_header {
+	char *buf;	   /* octets so far; the header once done */
+	size_t len, cap;   /* held octets, buffer size */
+	size_t hlen;	   /* header length once done (with its last CRLF) */
+	int done;	   /* the header has been written out */
+	int blank;	   /* it ended with an empty line */
+	int too_big;	   /* over SMTP_HEADER_MAX: the message is refused */
+	unsigned removed;  /* forged Authentication-Results fields dropped */
+};
+
+struct smtp_checks;
 
 struct smtp_session {
 	uint64_t id;
@@ -128,6 +144,7 @@ struct smtp_session {
 	const char *bdat_deferred_err; /* a BDAT refused: reply after its chunk */
 	/* sender authentication (smtp_check.c) */
 	struct smtp_checks *chk; /* this message's SPF/DKIM/DMARC state, or NULL */
+	struct smtp_header mh;
 	char *late_prefix;	 /* Authentication-Results to put in front, or NULL */
 	int junk;		 /* quarantine: deliver into the Junk folder */
 };
@@ -222,7 +239,25 @@ void smtp_send_sender_check(struct smtp_session *s, const char *addrs);
 /* ok: 1 allowed, 0 not this user's, 2 lookup failed */
 void smtp_on_sender_result(struct smtp_session *s, uint32_t ok);
 
+/* smtp_header.c: the header section, held until complete */
+void smtp_msg_feed(struct smtp_session *s, const char *p, size_t n);
+void smtp_msg_feed_end(struct smtp_session *s);
+void smtp_header_reset(struct smtp_session *s);
+
+/* smtp_check.c: SPF at MAIL, DKIM and DMARC over the message */
+/* MAIL FROM accepted: start the checks this session's mail gets. */
+void smtp_checks_mail(struct smtp_session *s);
+void smtp_checks_header(struct smtp_session *s, const char *hdr, size_t len);
+void smtp_checks_body(struct smtp_session *s, const char *p, size_t n);
+/* The message is complete and sound: 1 when the verdict will come later
+ * (the session waits, SW_CHECKS), 0 when it may be committed now. */
+int smtp_checks_end(struct smtp_session *s);
+void smtp_checks_free(struct smtp_session *s);
+
 /* smtp_data.c */
+void smtp_write_q(struct smtp_session *s, const char *p, size_t n);
+void smtp_commit_message(struct smtp_session *s);
+void smtp_refuse_message(struct smtp_session *s, const char *reply);
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t n);
 /* BDAT refused before its chunk: read the chunk, then answer reply. */

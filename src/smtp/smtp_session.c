@@ -82,6 +82,11 @@ void smtp_txn_reset(struct smtp_session *s)
 	s->hdr_len = 0;
 	s->hdr_state = HS_BOL;
 	s->hdr_from = 0;
+	smtp_header_reset(s);
+	smtp_checks_free(s);
+	free(s->late_prefix);
+	s->late_prefix = NULL;
+	s->junk = 0;
 }
 
 /* ---- HELO / EHLO ------------------------------------------------------- */
@@ -244,6 +249,7 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
 	}
 	s->in_mail = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
+	smtp_checks_mail(s);
 }
 
 void smtp_on_sender_result(struct smtp_session *s, uint32_t ok)

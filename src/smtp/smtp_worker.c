@@ -17,7 +17,9 @@
 
 #include <event2/listener.h>
 
+#include "auth/dmarc.h"
 #include "parent/proc.h"
+#include "smtp/smtp_check.h"
 #include "smtp/smtp_int.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -381,6 +383,11 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 	if (!W.base)
 		fatal("cannot create the event loop");
 	smtp_tls_init(s->tls_pems, s->n_tls); /* keys parsed before the chroot and uid drop */
+	if (s->conf->mailauth.checks) { /* the list file is read before the chroot */
+		char err[256];
+		if ((smtp_psl = psl_load(s->conf->mailauth.psl, err, sizeof err)) == NULL)
+			fatal("public-suffix-list %s: %s", s->conf->mailauth.psl, err);
+	}
 	proc_drop(&s->worker_id, s->empty_dir, name);
 	W.scratch = malloc(SMTP_SCRATCH);
 	smtp_out = malloc(sizeof *smtp_out);

@@ -62,3 +62,27 @@ int file_sync_dir(const char *dir)
 	errno = saved;
 	return rc;
 }
+
+ssize_t file_read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return -1;
+	while (got < cap && (n = read(fd, buf + got, cap - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	int err = n < 0 ? errno : got >= cap ? EFBIG : 0;
+	close(fd);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return (ssize_t)got;
+}

@@ -652,6 +652,8 @@ def stored_from_lines(lines):
 DELIVERED_RE = re.compile(
     rb"\AReturn-Path: <(?P<sender>[^>\n]*)>\n"
     rb"Delivered-To: (?P<rcpt>[^\n]*)\n"
+    # our Authentication-Results (RFC 8601), folded over several lines
+    rb"(?P<authres>Authentication-Results: [^\n]*\n(?:[ \t][^\n]*\n)*)?"
     rb"Received: from (?P<helo>[^ \n]+) \((?P<client>[^)\n]*)\)\n"
     rb"(?:\t\(using (?P<tls>[^\n]*)\)\n)?"
     rb"\tby (?P<host>[^ \n]+) \(sealpost\) with (?P<proto>[A-Z0-9]+) id (?P<qid>[0-9a-f]{16})"
@@ -664,8 +666,8 @@ class Delivered:
         assert m, "delivered file does not start with Return-Path/Delivered-To/Received: %r" % (
             data[:400],)
         self.raw = data
-        for k in ("sender", "rcpt", "helo", "client", "tls", "host", "proto", "qid", "for_",
-                  "date"):
+        for k in ("sender", "rcpt", "authres", "helo", "client", "tls", "host", "proto", "qid",
+                  "for_", "date"):
             v = m.group(k)
             setattr(self, k, v.decode("utf-8") if v is not None else None)
         self.body = data[m.end():]

@@ -1,0 +1,243 @@
+"""Sender authentication end to end (issue 5): SPF, DKIM, DMARC and
+Authentication-Results on mail arriving over SMTP, and DKIM signatures on
+mail leaving.
+
+Each server asks a TestDNS (dnsserver.py, zones under .example) that
+publishes SPF, DKIM and DMARC records for a few sender domains:
+
+    good.example      SPF allows 127.0.0.0/8, DKIM key, DMARC p=reject
+    dkimonly.example  SPF -all, DKIM key, DMARC p=reject (pass only via DKIM)
+    strict.example    SPF -all, no key, DMARC p=reject
+    quar.example      SPF -all, DMARC p=quarantine
+    spffail.example   SPF -all, no DMARC record
+    tmp.example       SPF allows us, the DMARC lookup fails (SERVFAIL)
+
+Messages are signed with Debian's python3-dkim (dkimpy), an independent
+implementation; outbound signatures made by sealpost are verified with it
+too (its DNS answered from the same zone data, never the network). Clients
+connect from 127.0.0.1, which is not in trusted-networks here.
+"""
+import base64
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import sphelpers as h  # noqa: E402
+from dnsserver import TestDNS  # noqa: E402
+
+dkim = pytest.importorskip("dkim")
+
+WAIT = 20 * h.SLOW
+RCPT = "bob@example.test"
+
+
+def txt_chunks(text):
+    """A TXT value in zone form, split into strings of at most 255 octets."""
+    return " ".join('"%s"' % text[i:i + 250] for i in range(0, len(text), 250))
+
+
+def rsa_key(tmp):
+    """(private PEM bytes, p= base64) of a fresh RSA-2048 key."""
+    key = os.path.join(tmp, "rsa.pem")
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", key, "2048"], check=True,
+                   capture_output=True)
+    der = subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    with open(key, "rb") as f:
+        return f.read(), base64.b64encode(der).decode()
+
+
+@pytest.fixture(scope="module")
+def zone(tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("mailauth"))
+    pem, pub = rsa_key(tmp)
+    key_txt = txt_chunks("v=DKIM1; k=rsa; p=" + pub)
+    records = [
+        ("good.example", "TXT", '"v=spf1 ip4:127.0.0.0/8 -all"'),
+        ("sel._domainkey.good.example", "TXT", key_txt),
+        ("_dmarc.good.example", "TXT", '"v=DMARC1; p=reject"'),
+        ("dkimonly.example", "TXT", '"v=spf1 -all"'),
+        ("sel._domainkey.dkimonly.example", "TXT", key_txt),
+        ("_dmarc.dkimonly.example", "TXT", '"v=DMARC1; p=reject"'),
+        ("strict.example", "TXT", '"v=spf1 -all"'),
+        ("_dmarc.strict.example", "TXT", '"v=DMARC1; p=reject"'),
+        ("quar.example", "TXT", '"v=spf1 -all"'),
+        ("_dmarc.quar.example", "TXT", '"v=DMARC1; p=quarantine"'),
+        ("spffail.example", "TXT", '"v=spf1 -all exp=exp.spffail.example"'),
+        ("exp.spffail.example", "TXT", '"%{i} is not a mail server of %{d}"'),
+        ("tmp.example", "TXT", '"v=spf1 ip4:127.0.0.1 -all"'),
+        ("_dmarc.tmp.example", "TXT", '"v=DMARC1; p=reject"'),
+    ]
+    dns = TestDNS(records).start()
+    dns.servfail.add("_dmarc.tmp.example")
+    dns.pem = pem
+    dns.records = records
+    yield dns
+    dns.stop()
+
+
+@pytest.fixture
+def server(make_server, zone):
+    def make(**conf):
+        c = {"resolver": zone.addr}
+        c.update(conf)
+        return make_server(conf=c)
+    return make
+
+
+def message(sender_domain, subject="hello", body="Hello there.\r\n", extra=()):
+    lines = ["From: Sender <someone@%s>" % sender_domain, "To: <%s>" % RCPT,
+             "Subject: " + subject, "Date: Sat, 05 Dec 2026 12:00:00 +0000",
+             "Message-ID: <%s@%s>" % (subject.replace(" ", "."), sender_domain)]
+    return ("\r\n".join(list(extra) + lines) + "\r\n\r\n" + body).encode()
+
+
+def signed(zone, msg, domain):
+    sig = dkim.sign(msg, b"sel", domain.encode(), zone.pem,
+                    canonicalize=(b"relaxed", b"relaxed"),
+                    include_headers=[b"from", b"to", b"subject", b"date"])
+    return sig + msg
+
+
+def send(srv, sender, raw, expect="250"):
+    """MAIL/RCPT/DATA with raw (CRLF message bytes); returns the DATA reply."""
+    with srv.client() as c:
+        c.ehlo("mta.sender.example")
+        c.mail_rcpt(sender, [RCPT])
+        rep = c.data(_wire(raw))
+        h.check_reply(rep, expect)
+        return rep
+
+
+def _wire(raw):
+    """raw (ending in CRLF) dot-stuffed and framed for DATA."""
+    assert raw.endswith(b"\r\n")
+    lines = raw[:-2].split(b"\r\n")
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n"
+
+
+def authres(delivered):
+    """Our A-R field of a delivered message, unfolded."""
+    assert delivered.authres, "no Authentication-Results in front: %r" % delivered.raw[:500]
+    text = delivered.authres.decode()
+    return " ".join(text.split())
+
+
+def test_spf_dkim_dmarc_pass(server, zone):
+    srv = server()
+    send(srv, "someone@good.example", signed(zone, message("good.example"), "good.example"))
+    d = srv.read_mail("bob", timeout=WAIT)[0]
+    ar = authres(d)
+    assert ar.startswith("Authentication-Results: %s;" % h.HOSTNAME), ar
+    assert "spf=pass" in ar and "smtp.mailfrom=someone@good.example" in ar, ar
+    assert "dkim=pass" in ar and "header.d=good.example" in ar and "header.s=sel" in ar, ar
+    assert "dmarc=pass" in ar and "header.from=good.example" in ar, ar
+    # the message itself is untouched, signature included
+    assert b"DKIM-Signature:" in d.body and b"Hello there." in d.body
+    assert "auth: ip=127.0.0.1 spf=pass/good.example dkim=good.example/pass dmarc=pass" \
+        in srv.log_text()
+
+
+def test_dmarc_pass_through_dkim_only(server, zone):
+    srv = server()
+    msg = signed(zone, message("dkimonly.example"), "dkimonly.example")
+    send(srv, "someone@dkimonly.example", msg)
+    ar = authres(srv.read_mail("bob", timeout=WAIT)[0])
+    assert "spf=fail" in ar and "dkim=pass" in ar and "dmarc=pass" in ar, ar
+
+
+def test_dmarc_reject(server, zone):
+    srv = server()
+    rep = send(srv, "someone@strict.example", message("strict.example"), expect="550 5.7.1")
+    assert "DMARC" in rep.text and "strict.example" in rep.text, rep
+    assert srv.files("bob") == []
+
+
+def test_tampered_dkim_body_fails_and_is_rejected(server, zone):
+    srv = server()
+    msg = signed(zone, message("dkimonly.example"), "dkimonly.example")
+    msg = msg.replace(b"Hello there.", b"Hello th3re.")
+    send(srv, "someone@dkimonly.example", msg, expect="550 5.7.1")
+    assert "dkim=dkimonly.example/fail dmarc=fail" in srv.log_text()
+
+
+def test_dmarc_quarantine_goes_to_junk(server, zone):
+    srv = server()
+    send(srv, "someone@quar.example", message("quar.example"))
+    junk = os.path.join(srv.maildir("bob"), ".Junk", "new")
+    assert h.wait_until(lambda: os.path.isdir(junk) and os.listdir(junk), WAIT), \
+        srv.log_tail(20)
+    data = h.read_bytes(os.path.join(junk, os.listdir(junk)[0]))
+    ar = authres(h.parse_delivered(data))
+    assert "dmarc=fail" in ar and "header.from=quar.example" in ar, ar
+    assert srv.files("bob") == []
+    assert "folder=Junk" in srv.log_text()
+
+
+def test_dmarc_policy_mark_only_records(server, zone):
+    srv = server(**{"dmarc-policy": "mark"})
+    send(srv, "someone@strict.example", message("strict.example"))
+    ar = authres(srv.read_mail("bob", timeout=WAIT)[0])
+    assert "spf=fail" in ar and "dkim=none" in ar and "dmarc=fail" in ar, ar
+
+
+def test_spf_fail_reject_option(server, zone):
+    srv = server(**{"spf-fail": "reject"})
+    rep = send(srv, "someone@spffail.example", message("spffail.example"),
+               expect="550 5.7.23")
+    assert "127.0.0.1 is not a mail server of spffail.example" in rep.text, rep
+    # without the option an SPF fail alone (no DMARC record) is only recorded
+    srv2 = server()
+    send(srv2, "someone@spffail.example", message("spffail.example"))
+    ar = authres(srv2.read_mail("bob", timeout=WAIT)[0])
+    assert "spf=fail" in ar and "dmarc=none" in ar, ar
+
+
+def test_dmarc_dns_failure_is_temperror_and_accepted(server, zone):
+    srv = server()
+    send(srv, "someone@tmp.example", message("tmp.example"))
+    ar = authres(srv.read_mail("bob", timeout=WAIT)[0])
+    assert "spf=pass" in ar and "dmarc=temperror" in ar, ar
+
+
+def test_forged_authentication_results_removed(server, zone):
+    srv = server()
+    forged = ["Authentication-Results: %s; dkim=pass header.d=bank.example" % h.HOSTNAME,
+              "authentication-results :  (a comment) %s ;\r\n\tdmarc=pass"
+              % h.HOSTNAME.upper(),
+              "Authentication-Results: \"%s\"; spf=pass" % h.HOSTNAME,
+              "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@y.example"]
+    send(srv, "someone@good.example", message("good.example", extra=forged))
+    d = srv.read_mail("bob", timeout=WAIT)[0]
+    body = d.body.decode()
+    assert "bank.example" not in body and "dmarc=pass\r" not in body, body
+    assert body.count("Authentication-Results") == 1 and "other.example; spf=pass" in body
+    assert "header.d=bank.example" not in authres(d)
+    assert "removed 3 Authentication-Results field(s)" in srv.log_text()
+
+
+def test_authenticated_submission_marked(server, zone):
+    srv = server()
+    c = h.Client(srv.sub_port)
+    c.ehlo()
+    h.check_reply(c.cmd("STARTTLS"), "220")
+    c.sock = h.tls_context(srv).wrap_socket(c.sock, server_hostname=h.HOSTNAME)
+    c.ehlo()
+    import test_auth  # noqa: E402 (its helpers)
+    test_auth.auth_plain(c, "alice@example.test", "alice-secret")
+    c.send_message("alice@example.test", [RCPT], ["From: <alice@example.test>",
+                                                   "To: <%s>" % RCPT, "Subject: s", "", "hi"])
+    c.close()
+    ar = authres(srv.read_mail("bob", timeout=WAIT)[0])
+    assert "auth=pass smtp.auth=alice@example.test" in ar, ar
+    assert "spf=" not in ar
+
+
+def test_header_section_too_large_refused(server, zone):
+    srv = server()
+    big = ["X-Filler-%d: %s" % (i, "x" * 900) for i in range(300)]
+    send(srv, "someone@good.example", message("good.example", extra=big), expect="552 5.3.4")
