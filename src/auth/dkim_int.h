@@ -3,7 +3,7 @@
  * tag-list parser and strict base64 decoder (dkim_tag.c), header and body
  * canonicalization (dkim_canon.c), the signature field parser
  * (dkim_sig.c) and key records and keys (dkim_key.c). Not for use outside
- * src/auth/dkim_*.c, the unit tests and the fuzz target.
+ * src/auth/dkim_*.c, src/cli/dkim.c, the unit tests and the fuzz target.
  *
  * Security role: every parser here reads untrusted bytes (a message's
  * header, a DNS answer) and is a pure function with a fuzz target.
