@@ -8,9 +8,13 @@
  * flagged EXCEPTION for "!www.ck". A lookup hashes each label suffix of the
  * name once, so it costs at most one probe sequence per label.
  *
- * Rules written in Unicode (the IDN rules of the list) are skipped at load:
- * names are matched in lowercase ASCII (A-labels, "xn--..."), and a
- * U-label rule can never match such a name. Non-ASCII input is refused.
+ * Rules written in Unicode (the IDN rules of the list, e.g. "公司.cn") are
+ * converted at load to their A-label form ("xn--55qx5d.cn", Punycode of
+ * RFC 3492; the list's labels are already lowercase NFC, so no further
+ * IDNA mapping is done). Names are matched in lowercase ASCII: a From:
+ * domain in U-label form is refused (mail carries A-labels). Without the
+ * conversion, a.xn--55qx5d.cn and b.xn--55qx5d.cn would share an
+ * "organization" and align with each other.
  *
  * Security role: the organizational domain decides whether two domains are
  * "aligned" for DMARC, so a wrong answer lets one registrant speak for
@@ -157,6 +161,160 @@ static int psl_insert(struct psl *p, const char *s, size_t n, unsigned flag)
 	return 0;
 }
 
+/* ---- Unicode rules to A-labels (RFC 3492 Punycode) --------------------- */
+
+#define PUNY_BASE    36
+#define PUNY_TMIN    1
+#define PUNY_TMAX    26
+#define PUNY_SKEW    38
+#define PUNY_DAMP    700
+#define PUNY_BIAS    72
+#define PUNY_N	     128
+#define PUNY_CPS_MAX 64 /* code points in one label */
+
+static uint32_t puny_adapt(uint32_t delta, uint32_t points, int first)
+{
+	uint32_t k = 0;
+
+	delta = first ? delta / PUNY_DAMP : delta / 2;
+	delta += delta / points;
+	while (delta > ((PUNY_BASE - PUNY_TMIN) * PUNY_TMAX) / 2) {
+		delta /= PUNY_BASE - PUNY_TMIN;
+		k += PUNY_BASE;
+	}
+	return k + (PUNY_BASE - PUNY_TMIN + 1) * delta / (delta + PUNY_SKEW);
+}
+
+static int puny_put(char *out, size_t cap, size_t *k, uint32_t d)
+{
+	if (*k + 1 >= cap)
+		return -1;
+	out[(*k)++] = (char)(d < 26 ? 'a' + d : '0' + d - 26);
+	return 0;
+}
+
+/* delta as a variable-length integer (RFC 3492 6.3). */
+static int puny_delta(char *out, size_t cap, size_t *k, uint32_t q, uint32_t bias)
+{
+	for (uint32_t b = PUNY_BASE;; b += PUNY_BASE) {
+		uint32_t t = b <= bias ? PUNY_TMIN : b >= bias + PUNY_TMAX ? PUNY_TMAX : b - bias;
+		if (q < t)
+			return puny_put(out, cap, k, q);
+		if (puny_put(out, cap, k, t + (q - t) % (PUNY_BASE - t)) < 0)
+			return -1;
+		q = (q - t) / (PUNY_BASE - t);
+	}
+}
+
+/* Punycode of cp[0..n) (some non-ASCII) after "xn--" into out; 0 or -1. */
+static int puny_encode(const uint32_t *cp, size_t n, char *out, size_t cap)
+{
+	uint32_t next = PUNY_N, delta = 0, bias = PUNY_BIAS, h, b;
+	size_t k = 0;
+
+	if (str_copy(out, cap, "xn--") < 0)
+		return -1;
+	k = 4;
+	for (size_t i = 0; i < n; i++) {
+		if (cp[i] >= PUNY_N)
+			continue;
+		if (k + 2 >= cap)
+			return -1;
+		out[k++] = (char)cp[i];
+	}
+	h = b = (uint32_t)(k - 4);
+	if (b > 0)
+		out[k++] = '-';
+	while (h < n) {
+		uint32_t m = UINT32_MAX;
+		for (size_t i = 0; i < n; i++)
+			if (cp[i] >= next && cp[i] < m)
+				m = cp[i];
+		if ((m - next) > (UINT32_MAX - delta) / (h + 1))
+			return -1;
+		delta += (m - next) * (h + 1);
+		next = m;
+		for (size_t i = 0; i < n; i++) {
+			if (cp[i] < next && ++delta == 0)
+				return -1;
+			if (cp[i] != next)
+				continue;
+			if (puny_delta(out, cap, &k, delta, bias) < 0)
+				return -1;
+			bias = puny_adapt(delta, h + 1, h == b);
+			delta = 0;
+			h++;
+		}
+		delta++;
+		next++;
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+/* One UTF-8 sequence at s[*i]; the code point, or -1 when malformed. */
+static long utf8_next(const unsigned char *s, size_t n, size_t *i)
+{
+	unsigned c = s[(*i)++], len = c < 0x80 ? 0 : c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+	static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+	uint32_t cp = len == 0 ? c : c & (0x3fu >> len);
+
+	if ((c >= 0x80 && c < 0xc2) || c > 0xf4 || len > n - *i)
+		return -1;
+	for (unsigned j = 0; j < len; j++) {
+		if ((s[*i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[(*i)++] & 0x3fu);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	return (long)cp;
+}
+
+/* One label: ASCII copied, else its A-label. 0 or -1. */
+static int psl_label_ascii(const char *s, size_t n, char *out, size_t cap)
+{
+	uint32_t cp[PUNY_CPS_MAX];
+	size_t n_cp = 0, i = 0;
+	int ascii = 1;
+
+	while (i < n) {
+		long c = utf8_next((const unsigned char *)s, n, &i);
+		if (c < 0 || n_cp == PUNY_CPS_MAX)
+			return -1;
+		ascii &= c < PUNY_N;
+		cp[n_cp++] = (uint32_t)c;
+	}
+	if (ascii)
+		return str_copyn(out, cap, s, n);
+	return puny_encode(cp, n_cp, out, cap);
+}
+
+/* A rule name with Unicode labels into A-labels; 0 or -1. */
+static int psl_name_ascii(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	while (n > 0) {
+		const char *dot = memchr(s, '.', n);
+		size_t len = dot ? (size_t)(dot - s) : n;
+		if (psl_label_ascii(s, len, out + k, cap - k) < 0)
+			return -1;
+		k += strlen(out + k);
+		s += len;
+		n -= len;
+		if (dot) {
+			if (k + 1 >= cap)
+				return -1;
+			out[k++] = '.';
+			s++;
+			n--;
+		}
+	}
+	out[k] = '\0';
+	return 0;
+}
+
 /* One rule token ("com", "*.ck", "!www.ck"); 0 (added or skipped) or -1. */
 static int psl_rule(struct psl *p, const char *s, size_t n)
 {
@@ -172,8 +330,9 @@ static int psl_rule(struct psl *p, const char *s, size_t n)
 		s++;
 		n--;
 	}
-	if (str_copyn(name, sizeof name, s, n) < 0 || psl_domain_norm(name, name, sizeof name) < 0)
-		return 0; /* Unicode (IDN) rules and oddities: never match A-labels */
+	if (psl_name_ascii(s, n, name, sizeof name) < 0 ||
+	    psl_domain_norm(name, name, sizeof name) < 0)
+		return 0; /* malformed rules are skipped */
 	if (p->n_rules >= PSL_RULES_MAX)
 		return -1;
 	return psl_insert(p, name, strlen(name), flag);
