@@ -37,11 +37,11 @@
 enum dkim_result {
 	DKIM_NONE = 0, /* no signature */
 	DKIM_PASS,
-	DKIM_FAIL,	 /* signature or body hash does not verify */
-	DKIM_NEUTRAL,	 /* signature could not be parsed or is not usable */
-	DKIM_POLICY,	 /* verified but not acceptable (rsa-sha1, short key, ...) */
-	DKIM_TEMPERROR,	 /* key lookup failed for now */
-	DKIM_PERMERROR,	 /* key record missing, revoked or unusable */
+	DKIM_FAIL,	/* signature or body hash does not verify */
+	DKIM_NEUTRAL,	/* signature could not be parsed or is not usable */
+	DKIM_POLICY,	/* verified but not acceptable (rsa-sha1, short key, ...) */
+	DKIM_TEMPERROR, /* key lookup failed for now */
+	DKIM_PERMERROR, /* key record missing, revoked or unusable */
 };
 
 /* "none", "pass", "fail", "neutral", "policy", "temperror", "permerror" */
@@ -49,13 +49,13 @@ const char *dkim_result_name(enum dkim_result r);
 
 struct dkim_sig_result {
 	enum dkim_result result;
-	char domain[DKIM_DOMAIN_MAX];	/* d= ("" if unreadable) */
-	char selector[DKIM_SEL_MAX];	/* s= */
+	char domain[DKIM_DOMAIN_MAX];	 /* d= ("" if unreadable) */
+	char selector[DKIM_SEL_MAX];	 /* s= */
 	char auid[DKIM_DOMAIN_MAX + 65]; /* i= (or "@" d= when absent) */
-	char algo[24];			/* a= as written */
-	char b8[9];			/* first 8 characters of b= (RFC 6008) */
-	int testing;			/* key has t=y */
-	char reason[128];		/* why, for logs and A-R comments */
+	char algo[24];			 /* a= as written */
+	char b8[9];			 /* first 8 characters of b= (RFC 6008) */
+	int testing;			 /* key has t=y */
+	char reason[128];		 /* why, for logs and A-R comments */
 };
 
 struct dkim_verify;
@@ -82,6 +82,9 @@ struct dkim_key *dkim_key_load_pem(const char *pem, size_t len, char *err, size_
 void dkim_key_free(struct dkim_key *k);
 /* "rsa-sha256" or "ed25519-sha256" */
 const char *dkim_key_algo(const struct dkim_key *k);
+/* The TXT record that publishes k's public key, "v=DKIM1; k=rsa; p=..."
+ * (k=ed25519: p= the raw 32-octet key, RFC 8463), unsplit. 0 or -1. */
+int dkim_key_record(const struct dkim_key *k, char *out, size_t cap);
 
 /*
  * Sign msg (a whole message: header section, empty line, body; CRLF) for

@@ -17,6 +17,9 @@
 
 #define DMARC_DOMAIN_MAX DNS_NAME_MAX
 #define DMARC_URI_MAX	 512
+#define DMARC_FO_MAX	 16
+#define DMARC_RF_MAX	 64
+#define DMARC_TXT_MAX	 4096 /* a TXT record's text kept for parsing */
 #define PSL_DEFAULT_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /* ---- Public Suffix List -------------------------------------------------- */
@@ -31,6 +34,15 @@ void psl_free(struct psl *p);
  * (or a bare TLD) the result is domain itself. 0, or -1 for an unusable
  * name. */
 int psl_org_domain(const struct psl *p, const char *domain, char *out, size_t cap);
+/* The same from text already in memory (tests, fuzzing). */
+struct psl *psl_load_mem(const char *text, size_t len, char *err, size_t cap);
+/* Rules kept (Unicode rules are skipped: they never match A-labels) and
+ * bytes held, for the log line at start. p may be NULL (0, 0). */
+void psl_stats(const struct psl *p, size_t *rules, size_t *bytes);
+/* Check a domain name (ASCII letters, digits, '-', '_'; labels 1..63
+ * octets; at most 253 octets; one final dot allowed and dropped) and write
+ * it lowercased into out. 0, or -1 when unusable. */
+int psl_domain_norm(const char *in, char *out, size_t cap);
 
 /* ---- records -------------------------------------------------------------- */
 
@@ -45,12 +57,20 @@ struct dmarc_record {
 	unsigned pct; /* 0..100, default 100 */
 	char rua[DMARC_URI_MAX];
 	char ruf[DMARC_URI_MAX];
+	char fo[DMARC_FO_MAX]; /* "0" by default; colon list of 0 1 d s */
+	char rf[DMARC_RF_MAX]; /* "afrf" by default */
+	unsigned long ri;      /* report interval, seconds; default 86400 */
 };
 
 /* Parse a TXT record's text. 1 if it is a valid DMARC record, 0 if it is
  * not a DMARC record at all (no "v=DMARC1" first), -1 if it starts like
  * one but is invalid (RFC 7489 6.6.3: then treated as no record). */
 int dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r);
+/* Choose the policy among the TXT answers for one _dmarc name (RFC 7489
+ * 6.6.3): 1 and *rec when exactly one DMARC record is there and valid; 0
+ * when there is no DMARC record (go on to the org domain); -1 when there
+ * are several or the one is invalid (no DMARC for this message). */
+int dmarc_txt_choose(const struct dns_result *r, struct dmarc_record *rec);
 
 /* ---- evaluation ------------------------------------------------------------ */
 
@@ -63,8 +83,8 @@ struct dmarc_policy_found {
 				     valid), DMARC_TEMPERROR (DNS failed) */
 	struct dmarc_record rec;
 	char policy_domain[DMARC_DOMAIN_MAX]; /* where the record was found */
-	int at_org;			       /* found at the organizational domain
-						  (then sp= applies), not at From's */
+	int at_org;			      /* found at the organizational domain
+						 (then sp= applies), not at From's */
 };
 
 struct dmarc_auth {
@@ -80,8 +100,8 @@ struct dmarc_input {
 };
 
 struct dmarc_verdict {
-	enum dmarc_result result;     /* pass / fail / none / temperror */
-	enum dmarc_policy policy;     /* the policy that applies (p or sp) */
+	enum dmarc_result result;      /* pass / fail / none / temperror */
+	enum dmarc_policy policy;      /* the policy that applies (p or sp) */
 	enum dmarc_policy disposition; /* what to do after pct sampling */
 	int spf_aligned, dkim_aligned;
 	char policy_domain[DMARC_DOMAIN_MAX];
@@ -97,6 +117,10 @@ void dmarc_evaluate(const struct psl *psl, const struct dmarc_policy_found *foun
 /* Find the policy for from_domain: TXT _dmarc.<from>, else (no valid record
  * there) TXT _dmarc.<organizational domain>. cb is called exactly once,
  * from the loop, never inside this call. NULL only when out of memory. */
+/* Only when no DMARC record at all is at _dmarc.<from> does discovery go on
+ * to the org domain (RFC 7489 6.6.3 step 3); several records or an invalid
+ * one at <from> mean no policy. Each query is bounded by timeout_ms. After
+ * cb has run d is gone: do not cancel it then (nor from inside cb). */
 typedef void (*dmarc_found_cb)(void *arg, const struct dmarc_policy_found *f);
 struct dmarc_discover;
 struct dmarc_discover *dmarc_discover_start(const struct psl *psl, const char *from_domain,

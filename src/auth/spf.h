@@ -21,12 +21,12 @@
 
 #include "lookup/dns.h"
 
-#define SPF_EXP_MAX	  512 /* explanation text kept */
-#define SPF_DOMAIN_MAX	  DNS_NAME_MAX
-#define SPF_SENDER_MAX	  512
-#define SPF_TIMEOUT_MS	  20000 /* whole check (RFC 7208 4.6.4: at least 20 s) */
-#define SPF_LOOKUP_LIMIT  10
-#define SPF_VOID_LIMIT	  2
+#define SPF_EXP_MAX	 512 /* explanation text kept */
+#define SPF_DOMAIN_MAX	 DNS_NAME_MAX
+#define SPF_SENDER_MAX	 512
+#define SPF_TIMEOUT_MS	 20000 /* whole check (RFC 7208 4.6.4: at least 20 s) */
+#define SPF_LOOKUP_LIMIT 10
+#define SPF_VOID_LIMIT	 2
 
 enum spf_result {
 	SPF_NONE = 0,
@@ -54,11 +54,11 @@ struct spf_request {
 
 struct spf_answer {
 	enum spf_result result;
-	char domain[SPF_DOMAIN_MAX];	/* the domain checked (the identity's) */
-	char explanation[SPF_EXP_MAX];	/* never empty: exp= text on fail when
-					   published, else a sentence saying why */
-	char mechanism[64];		/* the matching term ("ip4:192.0.2.0/24",
-					   "default" when none matched), or "" */
+	char domain[SPF_DOMAIN_MAX];   /* the domain checked (the identity's) */
+	char explanation[SPF_EXP_MAX]; /* never empty: exp= text on fail when
+					  published, else a sentence saying why */
+	char mechanism[64];	       /* the matching term ("ip4:192.0.2.0/24",
+					  "default" when none matched), or "" */
 };
 
 /* Called exactly once per started check, from the event loop, never from
