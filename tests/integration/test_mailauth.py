@@ -123,7 +123,7 @@ def _wire(raw):
 def authres(delivered):
     """Our A-R field of a delivered message, unfolded."""
     assert delivered.authres, "no Authentication-Results in front: %r" % delivered.raw[:500]
-    text = delivered.authres.decode()
+    text = delivered.authres
     return " ".join(text.split())
 
 
