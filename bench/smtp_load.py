@@ -4,13 +4,16 @@
 usage: smtp_load.py HOST PORT --sessions N --messages M [--size BYTES]
                     [--per-connection K] [--rcpt ADDR] [--timeout S]
                     [--max-seconds S] [--starttls] [--json]
+                    [--sender ADDR] [--message FILE]
 
 Prints one line: messages, seconds, msg/s, p50 and p99 of the time from the
 end-of-data marker to the 250 reply (ms). With --starttls every connection
 does EHLO, STARTTLS (a full TLS handshake: no session resumption, no
 certificate check), EHLO again, then its messages. With --json the line is
 a JSON object that also carries every latency (bench/compare.py merges the
-output of several client processes). Used by `make bench` and for the
+output of several client processes). --message sends FILE (a whole CRLF
+message, e.g. a DKIM-signed one: bench/checks_cost.py) instead of the
+generated body; --sender is the MAIL FROM address (default load@load.test). Used by `make bench` and for the
 figures in the closing notes; never by the tests (no timed assertions).
 """
 import argparse
@@ -60,7 +63,8 @@ def session(args, body, count, lat, errors, deadline, ctx):
                 reply(f)
             k = 0
             while k < args.per_connection and sent < count:
-                s.sendall(b"MAIL FROM:<load@load.test>\r\nRCPT TO:<%s>\r\nDATA\r\n" % args.rcpt.encode())
+                s.sendall(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" %
+                          (args.sender.encode(), args.rcpt.encode()))
                 for _ in range(3):
                     code, _l = reply(f)
                 if code != 354:
@@ -99,9 +103,18 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--starttls", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sender", default="load@load.test")
+    ap.add_argument("--message", default=None)
     args = ap.parse_args()
     line = b"x" * 70 + b"\r\n"
     body = b"Subject: load\r\n\r\n" + line * max(1, args.size // len(line))
+    if args.message:
+        with open(args.message, "rb") as f:
+            raw = f.read()
+        if not raw.endswith(b"\r\n"):
+            raw += b"\r\n"
+        body = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                        for l in raw[:-2].split(b"\r\n"))
     ctx = None
     if args.starttls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -19,6 +19,7 @@ connect from 127.0.0.1, which is not in trusted-networks here.
 """
 import base64
 import os
+import re
 import subprocess
 import sys
 
@@ -241,3 +242,76 @@ def test_header_section_too_large_refused(server, zone):
     srv = server()
     big = ["X-Filler-%d: %s" % (i, "x" * 900) for i in range(300)]
     send(srv, "someone@good.example", message("good.example", extra=big), expect="552 5.3.4")
+
+
+SIGNER = "signer.example"  # under .example: sealpost's own resolver can ask for its keys
+
+
+def keygen(tmp, selector, *extra):
+    """`sealpost dkim keygen`: (key path, TXT value as published, zone form)."""
+    key = os.path.join(tmp, selector + ".key")
+    r = subprocess.run([h.BIN, "dkim", "keygen", "--domain", SIGNER, "--selector", selector,
+                        "--key", key] + list(extra), capture_output=True, text=True, check=True)
+    line = r.stdout.strip()
+    assert line.startswith("%s._domainkey.%s. IN TXT (" % (selector, SIGNER)), line
+    zone_form = line[line.index("(") + 1:line.rindex(")")].strip()
+    strings = zone_form.split('" "')
+    value = "".join(s.strip('"') for s in strings)
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+    return key, value, zone_form
+
+
+def test_outbound_dual_signed_verifies_in_dkimpy(make_server, tmp_path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from smtpsink import SmtpSink
+    import test_remote
+    port = test_remote.free_port_all(["127.0.0.3"])
+    tmp = str(tmp_path)
+    rsa, rsa_txt, rsa_zone = keygen(tmp, "rsa2026")
+    ed, ed_txt, ed_zone = keygen(tmp, "ed2026", "--ed25519")
+    dns = TestDNS([("dest.example", "MX", "10 mx.dest.example."),
+                   ("mx.dest.example", "A", "127.0.0.3")]).start()
+    sink = SmtpSink("127.0.0.3", port).start()
+    try:
+        srv = make_server(conf={"resolver": dns.addr, "outbound-port": str(port),
+                                "trusted-networks": "127.0.0.0/8", "mta-sts": "off"},
+                          start=False)
+        with open(srv.conf, "a") as f:
+            f.write("dkim sign %s selector rsa2026 key %s\n" % (SIGNER, rsa))
+            f.write("dkim sign %s selector ed2026 key %s\n" % (SIGNER, ed))
+        assert srv.cli("check").returncode == 0
+        srv.start()
+        with srv.client() as c:
+            c.ehlo()
+            c.send_message("alice@example.test", ["carl@dest.example"],
+                           ["From: Alice <alice@%s>" % SIGNER, "To: <carl@dest.example>",
+                            "Subject: signed on the way out", "", "Caf\u00e9 body.", "",
+                            "", ""])
+        msg = sink.wait_messages(1, WAIT)[0].data
+        assert msg.count(b"DKIM-Signature:") == 2, msg[:600]
+        keys = {("rsa2026._domainkey.%s." % SIGNER).encode(): rsa_txt.encode(),
+                ("ed2026._domainkey.%s." % SIGNER).encode(): ed_txt.encode()}
+
+        def dnsfunc(name, timeout=5):
+            return keys.get(name if name.endswith(b".") else name + b".", b"")
+        d = dkim.DKIM(msg)
+        assert d.verify(idx=0, dnsfunc=dnsfunc), d
+        assert d.verify(idx=1, dnsfunc=dnsfunc), d
+        head = re.sub(rb"\r\n[ \t]+", b" ", msg.split(b"\r\n\r\n")[0])
+        algos = sorted(re.findall(rb"(?m)^DKIM-Signature:.*?\ba=([a-z0-9-]+);", head))
+        assert algos == [b"ed25519-sha256", b"rsa-sha256"], algos
+        # the same message read back by sealpost's own verifier, through the zone
+        dns.add("rsa2026._domainkey." + SIGNER, "TXT", rsa_zone)
+        dns.add("ed2026._domainkey." + SIGNER, "TXT", ed_zone)
+        r = subprocess.run([h.BIN, "dkim", "verify", "--resolver", dns.addr], input=msg,
+                           capture_output=True, check=True)
+        lines = sorted(r.stdout.decode().splitlines())
+        assert lines == ["d=%s s=ed2026 pass" % SIGNER, "d=%s s=rsa2026 pass" % SIGNER], \
+            lines
+        # tampering after signing breaks both, in dkimpy too
+        bad = msg.replace(b"Subject: signed on the way out", b"Subject: signed on the way in")
+        assert not dkim.DKIM(bad).verify(idx=0, dnsfunc=dnsfunc)
+        assert not dkim.DKIM(bad).verify(idx=1, dnsfunc=dnsfunc)
+    finally:
+        sink.stop()
+        dns.stop()
