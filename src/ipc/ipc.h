@@ -70,7 +70,7 @@ enum ipc_type {
 	 * (asked by the worker's checks, answered by lookup's resolver) */
 	IPC_DNS_QUERY, /* u64 req, str name, u32 rrtype, u32 timeout ms */
 	/* lookup -> smtp */
-	IPC_DNS_ANSWER, /* u64 req, u32 dns_status, u32 secure, u32 n, n x blob rdata */
+	IPC_DNS_ANSWER, /* u64 req, u32 dns_status, u32 secure, u32 ttl, u32 n, n x blob rdata */
 	IPC_TYPE_MAX
 };
 

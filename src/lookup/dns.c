@@ -201,6 +201,7 @@ static void dns_result_fill(struct dns_result *r, const struct ub_result *res)
 	memset(r, 0, sizeof *r);
 	r->status = dns_status_of(res);
 	r->secure = res->secure != 0;
+	r->ttl = res->ttl > 0 ? (unsigned)res->ttl : 0;
 	if (r->status != DNS_OK || !res->data || !res->len)
 		return;
 	for (size_t i = 0; i < DNS_MAX_RR && res->data[i]; i++) {

@@ -30,6 +30,7 @@ enum dns_status {
 struct dns_result {
 	enum dns_status status;
 	int secure; /* DNSSEC-validated (only with a trust anchor) */
+	unsigned ttl; /* seconds the answer may be kept (0: do not keep) */
 	size_t n_rr;
 	const unsigned char *rr[DNS_MAX_RR]; /* rdata, wire form */
 	size_t rr_len[DNS_MAX_RR];

@@ -51,6 +51,7 @@ static void lookup_dns_reply(struct ipc_chan *ch, uint64_t req, const struct dns
 	/* answers cut short for room still count as an answer: the RRs kept are real */
 	ipc_put_u32(L.out, (uint32_t)r->status);
 	ipc_put_u32(L.out, (uint32_t)r->secure);
+	ipc_put_u32(L.out, (uint32_t)r->ttl);
 	ipc_put_u32(L.out, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		ipc_put_strn(L.out, (const char *)r->rr[i], r->rr_len[i]);
