@@ -99,9 +99,10 @@ int remote_sign_headers(const struct qenv *e, const char *msg, size_t len, char 
 			continue;
 		int n = dkim_sign(sign_keys[i], d->domain, d->selector, msg, len, now, out + o,
 				  cap - o);
-		if (n < 0) {
-			log_error("%s: DKIM signing for %s failed", e->id, d->domain);
-			return -1; /* defer rather than send unsigned */
+		if (n < 0) { /* would fail on every retry too: send without this signature */
+			log_error("%s: DKIM signing for %s (selector %s) failed; sent without it",
+				  e->id, d->domain, d->selector);
+			continue;
 		}
 		o += (size_t)n;
 	}

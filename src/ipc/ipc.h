@@ -71,6 +71,9 @@ enum ipc_type {
 	IPC_DNS_QUERY, /* u64 req, str name, u32 rrtype, u32 timeout ms */
 	/* lookup -> smtp */
 	IPC_DNS_ANSWER, /* u64 req, u32 dns_status, u32 secure, u32 ttl, u32 n, n x blob rdata */
+	/* smtp -> lookup: one judged message's DMARC record (for aggregate
+	 * reports), appended to <spool>/dmarc/records-YYYYMMDD */
+	IPC_DMARC_RECORD, /* str line */
 	IPC_TYPE_MAX
 };
 

@@ -34,6 +34,8 @@ void lookup_on_sender_check(struct ipc_chan *ch, struct ipc_msg *m);
 /* lookup_conn.c: admission and rates */
 /* lookup_dns.c: DNS questions of the workers' sender checks */
 void lookup_on_dns_query(struct ipc_chan *ch, struct ipc_msg *m);
+/* lookup_report.c: per-message DMARC records */
+void lookup_on_dmarc_record(struct ipc_chan *ch, struct ipc_msg *m);
 
 void lookup_conn_init(void);
 void lookup_on_conn_open(struct ipc_chan *ch, struct ipc_msg *m);

@@ -151,6 +151,9 @@ static void lookup_on_worker(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	case IPC_DNS_QUERY:
 		lookup_on_dns_query(ch, m);
 		break;
+	case IPC_DMARC_RECORD:
+		lookup_on_dmarc_record(ch, m);
+		break;
 	default:
 		fatal("%s sent an unexpected record type %u", ipc_chan_peer(ch), m->type);
 	}

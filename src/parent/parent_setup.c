@@ -78,11 +78,11 @@ static int parent_users_group(const struct conf *c, const struct proc_setup *s)
 int parent_prepare(const struct conf *c, struct proc_setup *s)
 {
 	char path[CONF_PATH_MAX];
-	static const char *sub[] = {"incoming", "queue"};
+	static const char *sub[] = {"incoming", "queue", "dmarc"};
 
 	if (parent_dir(c->spool, 0700, &s->queue_id) < 0)
 		return -1;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
 		if (str_fmt(path, sizeof path, "%s/%s", c->spool, sub[i]) < 0 ||
 		    parent_dir(path, 0700, &s->queue_id) < 0)
 			return -1;

@@ -172,6 +172,8 @@ int smtp_send_conn(struct smtp_session *s, uint32_t type);
 int smtp_send_open(struct smtp_session *s);
 void smtp_send_commit(struct smtp_session *s);
 void smtp_send_abort(const char *qid);
+/* One DMARC record line for <spool>/dmarc (lookup_report.c). */
+void smtp_send_dmarc_record(const char *line);
 
 /* smtp_dns.c: DNS asked of lookup (a dns_query_fn) */
 int smtp_dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void *arg);

@@ -89,27 +89,44 @@ static void smtp_verdict_dmarc(struct smtp_checks *c, struct smtp_verdict *v,
 	v->dmarc_result = v->dmarc.result;
 }
 
-static void smtp_verdict_log(struct smtp_session *s, struct smtp_checks *c,
-			     const struct smtp_verdict *v)
+/* "d/s/result,..." for the record (sanitized later with the whole line). */
+static void smtp_verdict_dkim_list(const struct smtp_verdict *v, char *out, size_t cap)
 {
-	char line[VERDICT_LOG_MAX], clean[VERDICT_LOG_MAX];
 	size_t o = 0;
 
+	str_copy(out, cap, "none");
 	for (size_t i = 0; i < v->n_dkim; i++)
-		if (str_fmt(line + o, sizeof line - o, "%s%s/%s", i ? "," : "", v->dkim[i].domain,
-			    dkim_result_name(v->dkim[i].result)) == 0)
-			o += strlen(line + o);
-	str_sanitize(clean, sizeof clean, line, o);
-	/* one line per message: also the record a DMARC aggregate report is made from */
-	log_info("%s: auth: ip=%s spf=%s/%s dkim=%s dmarc=%s from=%s policy-domain=%s policy=%s "
-		 "disposition=%s spf-aligned=%s dkim-aligned=%s%s",
-		 s->qid, s->addr, spf_result_name(c->spf_ans.result), c->spf_ans.domain,
-		 v->n_dkim ? clean : "none", dmarc_result_name(v->dmarc_result),
-		 c->from_domain[0] ? c->from_domain : "-",
-		 v->dmarc.policy_domain[0] ? v->dmarc.policy_domain : "-",
-		 dmarc_policy_name(v->dmarc.policy), dmarc_policy_name(v->dmarc.disposition),
-		 v->dmarc.spf_aligned ? "yes" : "no", v->dmarc.dkim_aligned ? "yes" : "no",
-		 s->trusted ? " trusted" : "");
+		if (str_fmt(out + o, cap - o, "%s%s/%s/%s", i ? "," : "", v->dkim[i].domain,
+			    v->dkim[i].selector, dkim_result_name(v->dkim[i].result)) == 0)
+			o += strlen(out + o);
+}
+
+/* One line for the log and, when the From: domain publishes a policy, the
+ * DMARC record kept for aggregate reports (lookup_report.c). */
+static void smtp_verdict_record(struct smtp_session *s, struct smtp_checks *c,
+				const struct smtp_verdict *v)
+{
+	const struct dmarc_record *r = &c->found.rec;
+	int found = c->from_state == 0 && c->found.status == DMARC_PASS;
+	char dk[VERDICT_LOG_MAX / 2], line[VERDICT_LOG_MAX], clean[VERDICT_LOG_MAX];
+
+	smtp_verdict_dkim_list(v, dk, sizeof dk);
+	if (str_fmt(line, sizeof line,
+		    "ip=%s from=%s policy-domain=%s p=%s sp=%s adkim=%c aspf=%c pct=%u "
+		    "disposition=%s dmarc=%s spf=%s/%s spf-aligned=%s dkim=%s dkim-aligned=%s",
+		    s->addr, c->from_domain[0] ? c->from_domain : "-",
+		    found ? v->dmarc.policy_domain : "-", found ? dmarc_policy_name(r->p) : "-",
+		    found ? dmarc_policy_name(r->sp) : "-", r->adkim_strict ? 's' : 'r',
+		    r->aspf_strict ? 's' : 'r', found ? r->pct : 0,
+		    dmarc_policy_name(v->dmarc.disposition), dmarc_result_name(v->dmarc_result),
+		    c->spf_ans.domain[0] ? c->spf_ans.domain : "-",
+		    spf_result_name(c->spf_ans.result), v->dmarc.spf_aligned ? "yes" : "no", dk,
+		    v->dmarc.dkim_aligned ? "yes" : "no") < 0)
+		return;
+	str_sanitize(clean, sizeof clean, line, strlen(line));
+	log_info("%s: auth: %s%s", s->qid, clean, s->trusted ? " (trusted network)" : "");
+	if (found)
+		smtp_send_dmarc_record(clean);
 }
 
 /* The refusal the config asks for, into reply; NULL to accept (s->junk
@@ -169,7 +186,7 @@ static const char *smtp_verdict(struct smtp_session *s, struct smtp_checks *c, c
 	free(s->late_prefix);
 	if ((s->late_prefix = smtp_authres(&in)) == NULL)
 		log_error("%s: cannot write Authentication-Results", s->qid);
-	smtp_verdict_log(s, c, &v);
+	smtp_verdict_record(s, c, &v);
 	const char *r = smtp_verdict_action(s, c, &v, reply, cap);
 	if (s->junk)
 		log_info("%s: quarantined: DMARC policy of %s", s->qid, v.dmarc.policy_domain);

@@ -162,6 +162,15 @@ void smtp_send_commit(struct smtp_session *s)
 		fatal("lost the queue");
 }
 
+void smtp_send_dmarc_record(const char *line)
+{
+	struct ipc_msg *m = smtp_msg(IPC_DMARC_RECORD);
+
+	ipc_put_str(m, line);
+	if (ipc_send(W.lookup, m) < 0)
+		log_error("could not hand a DMARC record to lookup");
+}
+
 void smtp_send_abort(const char *qid)
 {
 	struct ipc_msg *m = smtp_msg(IPC_MSG_ABORT);

@@ -139,8 +139,16 @@ def test_spf_dkim_dmarc_pass(server, zone):
     assert "dmarc=pass" in ar and "header.from=good.example" in ar, ar
     # the message itself is untouched, signature included
     assert b"DKIM-Signature:" in d.body and b"Hello there." in d.body
-    assert "auth: ip=127.0.0.1 spf=pass/good.example dkim=good.example/pass dmarc=pass" \
-        in srv.log_text()
+    rec = ("ip=127.0.0.1 from=good.example policy-domain=good.example p=reject sp=reject "
+           "adkim=r aspf=r pct=100 disposition=none dmarc=pass spf=good.example/pass "
+           "spf-aligned=yes dkim=good.example/sel/pass dkim-aligned=yes")
+    assert "auth: " + rec in srv.log_text()
+    # the same line is the record kept for DMARC aggregate reports
+    day = [f for f in os.listdir(os.path.join(srv.spool, "dmarc")) if f.startswith("records-")]
+    assert len(day) == 1, day
+    with open(os.path.join(srv.spool, "dmarc", day[0])) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 1 and lines[0].split(" ", 1)[1] == rec, lines
 
 
 def test_dmarc_pass_through_dkim_only(server, zone):
@@ -163,7 +171,8 @@ def test_tampered_dkim_body_fails_and_is_rejected(server, zone):
     msg = signed(zone, message("dkimonly.example"), "dkimonly.example")
     msg = msg.replace(b"Hello there.", b"Hello th3re.")
     send(srv, "someone@dkimonly.example", msg, expect="550 5.7.1")
-    assert "dkim=dkimonly.example/fail dmarc=fail" in srv.log_text()
+    log = srv.log_text()
+    assert "disposition=reject dmarc=fail" in log and "dkim=dkimonly.example/sel/fail" in log
 
 
 def test_dmarc_quarantine_goes_to_junk(server, zone):
