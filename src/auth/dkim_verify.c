@@ -343,11 +343,11 @@ void dkim_verify_body_end(struct dkim_verify *v)
 		if (!vs->bh_live)
 			continue;
 		vs->bh_live = 0;
-		vs->body_total = vs->bh.total;
 		if (dkim_bhash_end(&vs->bh, d, &dl) < 0) {
 			finish(vs, DKIM_TEMPERROR, "body hash failed");
 			continue;
 		}
+		vs->body_total = vs->bh.total; /* counted as the canonicalizer flushed */
 		vs->body_ok = dl == vs->sig.bh_len && CRYPTO_memcmp(d, vs->sig.bh, dl) == 0;
 	}
 }
