@@ -110,6 +110,7 @@ static int hdr_digest(struct dkim_vsig *vs, const struct dkim_field *f, size_t n
 	int rc = -1;
 
 	memset(used, 0, nf);
+	used[self - f] = 1; /* never its own input through h= (RFC 6376 3.5) */
 	dkim_out_init(&o, md_sink_fn, &m);
 	if (!m.md || EVP_DigestInit_ex(m.md, dkim_alg_md(sig->alg), NULL) != 1)
 		goto out;
