@@ -10,8 +10,8 @@ sealpost; messages sealpost signs must verify in dkimpy; tampering must
 fail in both.
 
 Documented results checked here: x= passed -> neutral, revoked key ->
-permerror, no key -> permerror, SERVFAIL -> temperror, rsa-sha1 -> policy,
-several key records -> permerror.
+permerror, no key -> permerror, SERVFAIL -> temperror, rsa-sha1 -> policy, RSA key under 1024
+bits -> policy, several key records -> permerror.
 """
 import base64
 import os
@@ -198,6 +198,20 @@ def test_length_tag(env):
 def test_rsa_sha1_is_policy(env):
     msg = dkimpy_sign(env, BASE, "rsa", algo=b"rsa-sha1")
     assert verify(env, msg) == [line("rsa", "policy (rsa-sha1 not trusted (RFC 8301))")]
+
+
+def test_short_rsa_key_is_policy(env):
+    key = os.path.join(env["tmp"], "short.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:768", "-out", key], check=True, capture_output=True,
+                   timeout=RUN_TIMEOUT)
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True, timeout=RUN_TIMEOUT).stdout
+    env["zone"].add("short", "v=DKIM1; p=" + base64.b64encode(der).decode())
+    with open(key, "rb") as f:
+        pem = f.read()
+    msg = dkim.sign(BASE, b"short", DOMAIN.encode(), pem) + BASE
+    assert verify(env, msg) == [line("short", "policy (RSA key shorter than 1024 bits)")]
 
 
 class ExpiringDKIM(dkim.DKIM):
