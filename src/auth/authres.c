@@ -344,7 +344,7 @@ static long ar_read_value(struct ar_scan *sc, char *out, size_t cap)
 int authres_is_ours(const char *value, size_t len, const char *authserv_id)
 {
 	struct ar_scan sc = {.s = value, .n = len};
-	char id[AUTHRES_VALUE_MAX];
+	char id[AUTHRES_VALUE_MAX + 1];
 	long k;
 
 	if (!value || !authserv_id || ar_skip_cfws(&sc) < 0 ||

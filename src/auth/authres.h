@@ -26,22 +26,28 @@ struct authres_input {
 	/* DMARC */
 	int have_dmarc;
 	enum dmarc_result dmarc;
-	enum dmarc_policy dmarc_policy;	    /* policy.dmarc= comment */
-	const char *dmarc_from;		    /* header.from */
+	enum dmarc_policy dmarc_policy; /* policy.dmarc= comment */
+	const char *dmarc_from;		/* header.from */
 	/* SMTP AUTH (submission): the authenticated user, or NULL */
 	const char *auth_user;
 };
 
-/* Write "Authentication-Results: id; spf=pass smtp.mailfrom=...;\r\n\tdkim=..."
- * folded at 78 columns, CRLF after every line, values quoted where RFC 8601
- * needs it and control octets never copied. Returns the length, or -1 if it
- * does not fit cap. */
+/* Write "Authentication-Results: id;\r\n\tspf=pass smtp.mailfrom=...;\r\n\tdkim=..."
+ * one method per line in the order auth, spf, dkim (each signature, or
+ * "dkim=none"), dmarc; folded at 78 columns, CRLF after every line, values
+ * quoted where RFC 8601 needs it and control octets never copied (non-ASCII
+ * octets become '?'). A value longer than 400 octets is left out (its
+ * property omitted). DKIM results other than pass carry their reason as a
+ * comment, dmarc pass/fail "(p=<policy>)". Returns the length, or -1 if it
+ * does not fit cap or authserv_id is empty. */
 int authres_build(const struct authres_input *in, char *out, size_t cap);
 
 /* value/len is the body of one Authentication-Results field (after the
  * colon, folded lines included). 1 if its authserv-id (comments and
- * whitespace skipped, case-insensitive) is authserv_id, 0 otherwise
- * (including unparseable values). */
+ * whitespace skipped, case-insensitive) is authserv_id, followed by an
+ * optional version and then ';' or the end; 0 otherwise (including
+ * unparseable values: unclosed comments or strings, comments nested deeper
+ * than 32). */
 int authres_is_ours(const char *value, size_t len, const char *authserv_id);
 
 #endif

@@ -70,6 +70,10 @@ const char *dkim_verify_key_name(const struct dkim_verify *v, size_t i);
 void dkim_verify_key(struct dkim_verify *v, size_t i, const struct dns_result *r);
 void dkim_verify_body(struct dkim_verify *v, const char *p, size_t n);
 void dkim_verify_body_end(struct dkim_verify *v);
+/* Asked before body_end ran and the key arrived: temperror "verification
+ * not finished". Choices where the RFCs leave room are listed at the top
+ * of dkim_verify.c (x= passed: neutral; DNSSEC bogus: temperror; several
+ * key records: permerror; body shorter than l=: fail). */
 void dkim_verify_result(const struct dkim_verify *v, size_t i, struct dkim_sig_result *out);
 void dkim_verify_free(struct dkim_verify *v);
 

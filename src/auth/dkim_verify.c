@@ -110,6 +110,7 @@ static int hdr_digest(struct dkim_vsig *vs, const struct dkim_field *f, size_t n
 	int rc = -1;
 
 	memset(used, 0, nf);
+	used[self - f] = 1; /* never its own input through h= (RFC 6376 3.5) */
 	dkim_out_init(&o, md_sink_fn, &m);
 	if (!m.md || EVP_DigestInit_ex(m.md, dkim_alg_md(sig->alg), NULL) != 1)
 		goto out;
@@ -343,11 +344,11 @@ void dkim_verify_body_end(struct dkim_verify *v)
 		if (!vs->bh_live)
 			continue;
 		vs->bh_live = 0;
-		vs->body_total = vs->bh.total;
 		if (dkim_bhash_end(&vs->bh, d, &dl) < 0) {
 			finish(vs, DKIM_TEMPERROR, "body hash failed");
 			continue;
 		}
+		vs->body_total = vs->bh.total; /* counted as the canonicalizer flushed */
 		vs->body_ok = dl == vs->sig.bh_len && CRYPTO_memcmp(d, vs->sig.bh, dl) == 0;
 	}
 }

@@ -36,8 +36,9 @@ void psl_free(struct psl *p);
 int psl_org_domain(const struct psl *p, const char *domain, char *out, size_t cap);
 /* The same from text already in memory (tests, fuzzing). */
 struct psl *psl_load_mem(const char *text, size_t len, char *err, size_t cap);
-/* Rules kept (Unicode rules are skipped: they never match A-labels) and
- * bytes held, for the log line at start. p may be NULL (0, 0). */
+/* Rules kept (the list's Unicode rules are kept in A-label form, malformed
+ * rules skipped) and bytes held, for the log line at start. p may be NULL
+ * (0, 0). Names given to psl_org_domain must be ASCII (A-labels). */
 void psl_stats(const struct psl *p, size_t *rules, size_t *bytes);
 /* Check a domain name (ASCII letters, digits, '-', '_'; labels 1..63
  * octets; at most 253 octets; one final dot allowed and dropped) and write
@@ -110,7 +111,10 @@ struct dmarc_verdict {
 
 /* Judge a message. pct_roll is a number in 0..99 chosen at random by the
  * caller (fixed in tests): the policy applies when pct_roll < pct, else the
- * disposition falls one step (reject -> quarantine -> none, RFC 7489 6.6.4). */
+ * disposition falls one step (reject -> quarantine -> none, RFC 7489 6.6.4).
+ * Result none (policy and disposition none) when no record was found or
+ * from_domain is unusable; temperror when discovery failed; never
+ * permerror. With psl NULL relaxed alignment is judged as strict. */
 void dmarc_evaluate(const struct psl *psl, const struct dmarc_policy_found *found,
 		    const struct dmarc_input *in, unsigned pct_roll, struct dmarc_verdict *out);
 

@@ -15,8 +15,8 @@
  * dead; the late DNS answer frees it (the query function promises exactly
  * one callback), so no answer ever touches freed memory.
  *
- * Security role: reads attacker-published DNS text; records are parsed by
- * the pure dmarc_record_parse, every copy bounded.
+ * Security role: reads attacker-published DNS text; answers are judged by
+ * the pure dmarc_txt_choose and dmarc_record_parse (dmarc_record.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,57 +42,6 @@ struct dmarc_discover {
 	char org[DMARC_DOMAIN_MAX]; /* "" when it equals from or is unknown */
 	struct dmarc_policy_found found;
 };
-
-/* The text of one TXT rdata (wire: <len><bytes>...) joined; 0, or -1 when
- * malformed; *trunc set when it did not fit. */
-static int dmarc_txt_join(const unsigned char *rr, size_t len, char *out, size_t cap, size_t *n,
-			  int *trunc)
-{
-	size_t i = 0;
-
-	*n = 0;
-	*trunc = 0;
-	while (i < len) {
-		size_t k = rr[i++];
-		if (k > len - i)
-			return -1;
-		if (*n + k >= cap) {
-			k = cap - 1 - *n;
-			*trunc = 1;
-		}
-		memcpy(out + *n, rr + i, k);
-		*n += k;
-		i += rr[i - 1];
-		if (*trunc)
-			break;
-	}
-	out[*n] = '\0';
-	return 0;
-}
-
-int dmarc_txt_choose(const struct dns_result *r, struct dmarc_record *rec)
-{
-	char txt[DMARC_TXT_MAX];
-	struct dmarc_record one;
-	int found = 0, valid = 0;
-
-	for (size_t i = 0; r->status == DNS_OK && i < r->n_rr && i < DNS_MAX_RR; i++) {
-		size_t n;
-		int trunc, rc;
-		if (dmarc_txt_join(r->rr[i], r->rr_len[i], txt, sizeof txt, &n, &trunc) < 0)
-			continue; /* not even a TXT record: not DMARC */
-		rc = dmarc_record_parse(txt, n, &one);
-		if (rc == 0)
-			continue;
-		found++;
-		valid = rc > 0 && !trunc;
-		if (valid)
-			*rec = one;
-	}
-	if (found == 0)
-		return 0;
-	return found == 1 && valid ? 1 : -1;
-}
 
 static void dmarc_discover_free(struct dmarc_discover *d)
 {

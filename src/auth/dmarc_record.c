@@ -13,8 +13,13 @@
  * the stricter reading keeps a sloppy record's policy in force rather than
  * dropping DMARC for the domain.
  *
- * Security role: parses text from DNS (attacker-controlled); a pure
- * function over (pointer, length), every copy bounded, fuzzed
+ * dmarc_txt_choose picks the policy among the TXT answers for one _dmarc
+ * name: TXT rdata strings are joined (at most DMARC_TXT_MAX octets; a
+ * longer DMARC record counts as invalid), records that are not DMARC are
+ * ignored, several DMARC records mean none (RFC 7489 6.6.3).
+ *
+ * Security role: parses text from DNS (attacker-controlled); pure
+ * functions over (pointer, length), every copy bounded, fuzzed
  * (fuzz/fuzz_dmarc.c).
  */
 #include <string.h>
@@ -353,4 +358,57 @@ int dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 		return -1;
 	r->p = r->sp = DMARC_P_NONE; /* RFC 7489 6.6.3: as if "p=none" */
 	return 1;
+}
+
+/* ---- choosing among the TXT answers for one name -------------------- */
+
+/* The text of one TXT rdata (wire: <len><bytes>...) joined; 0, or -1 when
+ * malformed; *trunc set when it did not fit. */
+static int dmarc_txt_join(const unsigned char *rr, size_t len, char *out, size_t cap, size_t *n,
+			  int *trunc)
+{
+	size_t i = 0;
+
+	*n = 0;
+	*trunc = 0;
+	while (i < len) {
+		size_t k = rr[i++];
+		if (k > len - i)
+			return -1;
+		if (*n + k >= cap) {
+			k = cap - 1 - *n;
+			*trunc = 1;
+		}
+		memcpy(out + *n, rr + i, k);
+		*n += k;
+		i += rr[i - 1];
+		if (*trunc)
+			break;
+	}
+	out[*n] = '\0';
+	return 0;
+}
+
+int dmarc_txt_choose(const struct dns_result *r, struct dmarc_record *rec)
+{
+	char txt[DMARC_TXT_MAX];
+	struct dmarc_record one;
+	int found = 0, valid = 0;
+
+	for (size_t i = 0; r->status == DNS_OK && i < r->n_rr && i < DNS_MAX_RR; i++) {
+		size_t n;
+		int trunc, rc;
+		if (dmarc_txt_join(r->rr[i], r->rr_len[i], txt, sizeof txt, &n, &trunc) < 0)
+			continue; /* not even a TXT record: not DMARC */
+		rc = dmarc_record_parse(txt, n, &one);
+		if (rc == 0)
+			continue;
+		found++;
+		valid = rc > 0 && !trunc;
+		if (valid)
+			*rec = one;
+	}
+	if (found == 0)
+		return 0;
+	return found == 1 && valid ? 1 : -1;
 }
