@@ -53,19 +53,19 @@ static void on_record(struct spf_check *c, const struct dns_result *r)
 		spf_frame_done(c, SPF_NONE);
 		return;
 	}
-	if (rc < 0 || spf_record_check(rec, len, &f->info, &why) < 0) {
-		spf_error(c, SPF_PERMERROR, "the SPF record of %s: %s", f->domain, why);
-		return;
-	}
-	if (!(f->rec = malloc(len + 1))) {
+	if (rc > 0 && !(f->rec = malloc(len + 1))) {
 		spf_error(c, SPF_TEMPERROR, "out of memory");
 		return;
 	}
-	memcpy(f->rec, rec, len + 1);
-	f->rec_len = len;
-	f->pos = SPF_VERSION_LEN;
-	/* info points into rec: parse again on the kept copy */
-	(void)spf_record_check(f->rec, f->rec_len, &f->info, &why);
+	if (rc > 0) {
+		memcpy(f->rec, rec, len + 1); /* kept: info and terms point into it */
+		f->rec_len = len;
+		f->pos = SPF_VERSION_LEN;
+	}
+	if (rc < 0 || spf_record_check(f->rec, f->rec_len, &f->info, &why) < 0) {
+		spf_error(c, SPF_PERMERROR, "the SPF record of %s: %s", f->domain, why);
+		return;
+	}
 	spf_terms(c);
 }
 

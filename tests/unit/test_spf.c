@@ -405,6 +405,41 @@ static void answer_txt(enum dns_status st, const char *txt)
 	q.cb(q.arg, &r);
 }
 
+/* Answer the oldest pending query with n wire names (PTR; MX with a
+ * preference in front when mx). */
+static void answer_names(size_t n, char prefix, int mx)
+{
+	unsigned char wire[16][64];
+	struct dns_result r = {.status = DNS_OK, .n_rr = n};
+	struct fake_q q = fq[0];
+
+	memmove(fq, fq + 1, (n_fq - 1) * sizeof fq[0]);
+	n_fq--;
+	for (size_t i = 0; i < n; i++) {
+		char label[16];
+		size_t o = 0, l;
+		if (mx) {
+			wire[i][o++] = 0;
+			wire[i][o++] = (unsigned char)i;
+		}
+		snprintf(label, sizeof label, "%c%d", prefix, (int)i);
+		l = strlen(label);
+		wire[i][o++] = (unsigned char)l;
+		memcpy(wire[i] + o, label, l);
+		o += l;
+		memcpy(wire[i] + o,
+		       "\x03"
+		       "foo"
+		       "\x07"
+		       "example"
+		       "\x00",
+		       13);
+		r.rr[i] = wire[i];
+		r.rr_len[i] = o + 13;
+	}
+	q.cb(q.arg, &r);
+}
+
 static struct spf_check *start(struct event_base *base, const char *ip, unsigned ms)
 {
 	struct spf_request rq = {
@@ -517,6 +552,37 @@ static void test_engine_bad_identity(void **state)
 	event_base_free(base);
 }
 
+/* ptr: at most 10 PTR names are looked at, the rest ignored (RFC 7208
+ * 4.6.4); mx: more than 10 MX records is a permerror. */
+static void test_engine_ptr_mx_limits(void **state)
+{
+	struct event_base *base = event_base_new();
+	size_t asked = 0;
+
+	(void)state;
+	(void)start(base, "192.0.2.1", 0);
+	(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	answer_txt(DNS_OK, "v=spf1 ptr ?all");
+	assert_string_equal(fq[0].name, "1.2.0.192.in-addr.arpa");
+	answer_names(12, 'h', 0);
+	while (n_fq > 0 && n_answers == 0) {
+		assert_int_equal(fq[0].type, 1);
+		asked++;
+		answer_txt(DNS_NXDOMAIN, NULL);
+	}
+	assert_int_equal(asked, 10);
+	assert_int_equal(last.result, SPF_NEUTRAL);
+
+	(void)start(base, "192.0.2.1", 0);
+	(void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	answer_txt(DNS_OK, "v=spf1 mx +all");
+	assert_int_equal(fq[0].type, 15);
+	answer_names(11, 'm', 1);
+	assert_int_equal(n_answers, 1);
+	assert_int_equal(last.result, SPF_PERMERROR);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +601,7 @@ int main(void)
 	    cmocka_unit_test(test_engine_include_and_exp),
 	    cmocka_unit_test(test_engine_tempfail_and_timeout),
 	    cmocka_unit_test(test_engine_bad_identity),
+	    cmocka_unit_test(test_engine_ptr_mx_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
