@@ -14,10 +14,8 @@
 #include <strings.h>
 
 #include "auth/spf_check.h"
-#include "deliver/remote_int.h"
+#include "lookup/dns.h"
 #include "util/str.h"
-
-#define SPF_PTR_WIRE_MAX 258 /* 2 octets of (fake) MX preference + a wire name */
 
 static struct spf_term *term(struct spf_check *c)
 {
@@ -31,16 +29,7 @@ static int addr_type(const struct spf_check *c)
 
 int spf_rdata_name(const unsigned char *rd, size_t n, char *out, size_t cap)
 {
-	unsigned char mx[SPF_PTR_WIRE_MAX] = {0, 0};
-	unsigned pref;
-
-	/* PTR rdata is an MX rdata without the preference: one decoder. */
-	if (n > sizeof mx - 2)
-		return -1;
-	memcpy(mx + 2, rd, n);
-	if (route_mx_rdata(mx, n + 2, &pref, out, cap) < 0 || !out[0])
-		return -1;
-	return 0;
+	return dns_rdata_name(rd, n, out, cap) < 0 || !out[0] ? -1 : 0;
 }
 
 int spf_name_under(const char *name, const char *domain)
@@ -157,7 +146,7 @@ static void on_mx(struct spf_check *c, const struct dns_result *r)
 	memset(&c->mech, 0, sizeof c->mech);
 	for (size_t i = 0; i < r->n_rr; i++) {
 		char *name = c->mech.name[c->mech.n];
-		if (route_mx_rdata(r->rr[i], r->rr_len[i], &pref, name, SPF_DOMAIN_MAX) == 0 &&
+		if (dns_mx_rdata(r->rr[i], r->rr_len[i], &pref, name, SPF_DOMAIN_MAX) == 0 &&
 		    name[0])
 			c->mech.n++;
 	}

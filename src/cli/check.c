@@ -151,8 +151,8 @@ static int print_mailauth(const struct conf_mailauth *a)
 	if (strcmp(a->psl, PSL_DEFAULT_PATH) != 0)
 		r |= print_directive("public-suffix-list", a->psl, NULL, NULL);
 	for (size_t i = 0; i < a->n_sign; i++) {
-		const char *v[6] = {"sign", a->sign[i].domain, "selector", a->sign[i].selector, "key",
-				    a->sign[i].key};
+		const char *v[6] = {"sign", a->sign[i].domain, "selector", a->sign[i].selector,
+				    "key",  a->sign[i].key};
 		r |= print_tokens("dkim", v, 6);
 	}
 	return r;

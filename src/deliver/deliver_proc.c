@@ -67,8 +67,8 @@ static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, s
 	if (maildir_path(d->maildir, r->mbox, dir, sizeof dir, j->why[k], DELIVER_WHY_MAX) < 0)
 		return;
 	/* quarantined (DMARC): the Maildir++ Junk folder of that mailbox */
-	if (strcmp(e->folder, "Junk") == 0 && str_fmt(dir + strlen(dir), sizeof dir - strlen(dir),
-						       "/.Junk") < 0) {
+	if (strcmp(e->folder, "Junk") == 0 &&
+	    str_fmt(dir + strlen(dir), sizeof dir - strlen(dir), "/.Junk") < 0) {
 		str_fmt(j->why[k], DELIVER_WHY_MAX, "mailbox path too long");
 		return;
 	}

@@ -77,8 +77,6 @@ typedef void (*rroute_cb)(void *arg, struct rroute *r);
 void route_start(const char *dest, int relay, rroute_cb cb, void *arg);
 /* Sort by preference, shuffling equals (exposed for the unit tests). */
 void route_sort(struct rhost *h, size_t n);
-/* Parse MX rdata (uncompressed): pref and name ("" for the root "."). 0/-1 */
-int route_mx_rdata(const unsigned char *rd, size_t n, unsigned *pref, char *name, size_t cap);
 
 /* ---- TLS (remote_tls.c) ---- */
 

@@ -45,35 +45,6 @@ struct route_q {
 	int v6;
 };
 
-int route_mx_rdata(const unsigned char *rd, size_t n, unsigned *pref, char *name, size_t cap)
-{
-	size_t i = 2, o = 0;
-	const char *why;
-
-	if (n < 3 || cap < 2)
-		return -1;
-	*pref = (unsigned)rd[0] << 8 | rd[1];
-	while (i < n && rd[i] != 0) {
-		size_t l = rd[i++];
-		if (l > 63 || l > n - i || o + l + 2 > cap)
-			return -1;
-		if (o > 0)
-			name[o++] = '.';
-		memcpy(name + o, rd + i, l);
-		o += l;
-		i += l;
-	}
-	if (i != n - 1)
-		return -1; /* no terminating root label, or bytes after it */
-	name[o] = '\0';
-	if (o == 0)
-		return 0; /* the root: a null MX */
-	if (memchr(name, '\0', o) || conf_hostname_check(name, o, &why) < 0)
-		return -1;
-	str_lower(name);
-	return 0;
-}
-
 void route_sort(struct rhost *h, size_t n)
 {
 	uint32_t rnd[RR_HOSTS_MAX];
@@ -238,8 +209,7 @@ static void route_mx_list(struct route_ctx *rc, const struct dns_result *res)
 
 	for (size_t i = 0; i < res->n_rr && r->n_host < RR_HOSTS_MAX; i++) {
 		struct rhost *h = &r->host[r->n_host];
-		if (route_mx_rdata(res->rr[i], res->rr_len[i], &h->pref, h->name, sizeof h->name) <
-		    0)
+		if (dns_mx_rdata(res->rr[i], res->rr_len[i], &h->pref, h->name, sizeof h->name) < 0)
 			continue;
 		if (h->name[0] == '\0') {
 			null_mx = 1;

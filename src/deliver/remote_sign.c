@@ -26,7 +26,7 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define SIGN_FROM_MAX	  4
+#define SIGN_FROM_MAX 4
 
 static struct dkim_key *sign_keys[CONF_MAX_DKIM_SIGN];
 static const struct conf_mailauth *sign_conf;

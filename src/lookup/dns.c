@@ -293,3 +293,39 @@ void dns_shutdown(void)
 	ub_ctx_delete(D.ctx); /* stops and joins the resolver thread */
 	memset(&D, 0, sizeof D);
 }
+
+int dns_rdata_name(const unsigned char *rd, size_t n, char *name, size_t cap)
+{
+	size_t i = 0, o = 0;
+	const char *why;
+
+	if (n < 1 || cap < 2)
+		return -1;
+	while (i < n && rd[i] != 0) {
+		size_t l = rd[i++];
+		if (l > 63 || l > n - i || o + l + 2 > cap)
+			return -1;
+		if (o > 0)
+			name[o++] = '.';
+		memcpy(name + o, rd + i, l);
+		o += l;
+		i += l;
+	}
+	if (i != n - 1)
+		return -1; /* no terminating root label, or bytes after it */
+	name[o] = '\0';
+	if (o == 0)
+		return 0; /* the root */
+	if (memchr(name, '\0', o) || conf_hostname_check(name, o, &why) < 0)
+		return -1;
+	str_lower(name);
+	return 0;
+}
+
+int dns_mx_rdata(const unsigned char *rd, size_t n, unsigned *pref, char *name, size_t cap)
+{
+	if (n < 3)
+		return -1;
+	*pref = (unsigned)rd[0] << 8 | rd[1];
+	return dns_rdata_name(rd + 2, n - 2, name, cap);
+}

@@ -29,7 +29,7 @@ enum dns_status {
 
 struct dns_result {
 	enum dns_status status;
-	int secure; /* DNSSEC-validated (only with a trust anchor) */
+	int secure;   /* DNSSEC-validated (only with a trust anchor) */
 	unsigned ttl; /* seconds the answer may be kept (0: do not keep) */
 	size_t n_rr;
 	const unsigned char *rr[DNS_MAX_RR]; /* rdata, wire form */
@@ -61,6 +61,13 @@ int dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb, void
  * and DMARC record lookups take one of these. */
 typedef int (*dns_query_fn)(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb,
 			    void *arg);
+
+/* A domain name in rdata (uncompressed wire form, all of rd[0..n), e.g.
+ * PTR): checked as a host name, lowercased, into name[cap]; "" for the
+ * root. 0 or -1. */
+int dns_rdata_name(const unsigned char *rd, size_t n, char *name, size_t cap);
+/* MX rdata: the preference and the exchange name ("" for a null MX). 0/-1 */
+int dns_mx_rdata(const unsigned char *rd, size_t n, unsigned *pref, char *name, size_t cap);
 
 /* Drop every pending query (their callbacks are not called), stop the
  * resolver thread and free everything; dns_init may run again after. */

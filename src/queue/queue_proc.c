@@ -108,10 +108,10 @@ static void queue_wire(struct proc_setup *s)
 	}
 	Q.deliver = ipc_chan_new(Q.base, s->q_deliver[0], "deliver", queue_on_deliver,
 				 queue_on_closed, NULL);
-	Q.remote = ipc_chan_new(Q.base, s->q_remote[0], "remote", queue_on_deliver,
-				queue_on_closed, NULL);
-	Q.lookup = ipc_chan_new(Q.base, s->q_lookup[1], "lookup", queue_on_lookup,
-				queue_on_closed, NULL);
+	Q.remote =
+	    ipc_chan_new(Q.base, s->q_remote[0], "remote", queue_on_deliver, queue_on_closed, NULL);
+	Q.lookup =
+	    ipc_chan_new(Q.base, s->q_lookup[1], "lookup", queue_on_lookup, queue_on_closed, NULL);
 	if (!Q.deliver || !Q.remote || !Q.lookup)
 		fatal("cannot set up the channels to deliver, remote and lookup");
 }

@@ -113,7 +113,7 @@ int qenv_late_fill(const char *lines, const char *prefix, char *region, char *li
 	memcpy(region, lines, a);
 	memcpy(region + QENV_LATE_SIZE - b, prefix, b);
 	return snprintf(line, sizeof QENV_LATE_LINE, "late %05zu %05zu\n", a, b) ==
-			   (int)sizeof QENV_LATE_LINE - 1
+		       (int)sizeof QENV_LATE_LINE - 1
 		   ? 0
 		   : -1;
 }

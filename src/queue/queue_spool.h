@@ -57,7 +57,7 @@
 #define QENV_HELO_MAX	256
 #define QENV_HEADER_MAX (QENV_RCPT_MAX * 2 * (SMTP_ADDR_MAX + 8) + 2048 + QENV_LATE_SIZE + 64)
 #define QENV_MAGIC	"sealpost-queue 1\n"
-#define QENV_LATE_SIZE	2048 /* octets of the late region */
+#define QENV_LATE_SIZE	2048		     /* octets of the late region */
 #define QENV_LATE_LINE	"late 00000 00000\n" /* as written at open */
 #define QENV_FOLDER_MAX 16
 
@@ -82,8 +82,8 @@ struct qenv {
 	uint32_t flags;
 	size_t n_rcpt;
 	size_t rcpt_cap;
-	struct qenv_rcpt *rcpt; /* owned; qenv_free() releases */
-	size_t body_off;	/* offset of the message in the file */
+	struct qenv_rcpt *rcpt;	      /* owned; qenv_free() releases */
+	size_t body_off;	      /* offset of the message in the file */
 	char folder[QENV_FOLDER_MAX]; /* "" = the inbox, or "Junk" */
 	/* decoder state for the late line and region */
 	int late_set, late_lines;

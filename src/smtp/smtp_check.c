@@ -39,7 +39,7 @@
 
 #define CHECK_DNS_TIMEOUT_MS 10000 /* one DKIM key or DMARC policy question */
 #define CHECK_SPF_TIMEOUT_MS 20000 /* a whole SPF evaluation (RFC 7208 4.6.4) */
-#define CHECK_FROM_MAX	     16    /* From: addresses looked at */
+#define CHECK_FROM_MAX	     16	   /* From: addresses looked at */
 
 const struct psl *smtp_psl; /* loaded before the chroot (smtp_worker.c) */
 

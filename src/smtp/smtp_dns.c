@@ -71,8 +71,7 @@ static const struct smtp_dns_entry *smtp_dns_cached(const char *name, int rrtype
 {
 	const struct smtp_dns_entry *e = smtp_dns_cache[smtp_dns_slot(name, rrtype)];
 
-	if (!e || e->rrtype != rrtype || strcasecmp(e->name, name) != 0 ||
-	    e->expires <= time(NULL))
+	if (!e || e->rrtype != rrtype || strcasecmp(e->name, name) != 0 || e->expires <= time(NULL))
 		return NULL;
 	return e;
 }
@@ -83,8 +82,8 @@ static void smtp_dns_keep(const char *name, int rrtype, const struct dns_result 
 	size_t total = 0, slot = smtp_dns_slot(name, rrtype);
 	struct smtp_dns_entry *e;
 
-	if (r->ttl == 0 || (r->status != DNS_OK && r->status != DNS_NXDOMAIN &&
-			    r->status != DNS_NODATA))
+	if (r->ttl == 0 ||
+	    (r->status != DNS_OK && r->status != DNS_NXDOMAIN && r->status != DNS_NODATA))
 		return;
 	for (size_t i = 0; i < r->n_rr; i++)
 		total += r->rr_len[i];

@@ -71,13 +71,13 @@ struct smtp_listener {
 
 /* The header section of the message being received (smtp_header.c). */
 struct smtp_header {
-	char *buf;	   /* octets so far; the header once done */
-	size_t len, cap;   /* held octets, buffer size */
-	size_t hlen;	   /* header length once done (with its last CRLF) */
-	int done;	   /* the header has been written out */
-	int blank;	   /* it ended with an empty line */
-	int too_big;	   /* over SMTP_HEADER_MAX: the message is refused */
-	unsigned removed;  /* forged Authentication-Results fields dropped */
+	char *buf;	  /* octets so far; the header once done */
+	size_t len, cap;  /* held octets, buffer size */
+	size_t hlen;	  /* header length once done (with its last CRLF) */
+	int done;	  /* the header has been written out */
+	int blank;	  /* it ended with an empty line */
+	int too_big;	  /* over SMTP_HEADER_MAX: the message is refused */
+	unsigned removed; /* forged Authentication-Results fields dropped */
 };
 
 struct smtp_checks;
@@ -145,8 +145,8 @@ struct smtp_session {
 	/* sender authentication (smtp_check.c) */
 	struct smtp_checks *chk; /* this message's SPF/DKIM/DMARC state, or NULL */
 	struct smtp_header mh;
-	char *late_prefix;	 /* Authentication-Results to put in front, or NULL */
-	int junk;		 /* quarantine: deliver into the Junk folder */
+	char *late_prefix; /* Authentication-Results to put in front, or NULL */
+	int junk;	   /* quarantine: deliver into the Junk folder */
 };
 
 struct smtp_worker {

@@ -59,8 +59,7 @@ static char *smtp_authres(struct authres_input *in)
 	return NULL;
 }
 
-static void smtp_verdict_dkim(struct smtp_checks *c, struct smtp_verdict *v,
-			      struct dmarc_auth *da)
+static void smtp_verdict_dkim(struct smtp_checks *c, struct smtp_verdict *v, struct dmarc_auth *da)
 {
 	size_t n = c->dkim ? dkim_verify_count(c->dkim) : 0;
 
@@ -142,8 +141,8 @@ static const char *smtp_verdict_action(struct smtp_session *s, struct smtp_check
 	if (a->spf_fail_reject && c->spf_ans.result == SPF_FAIL) {
 		str_sanitize(why, sizeof why, c->spf_ans.explanation,
 			     strlen(c->spf_ans.explanation));
-		if (str_fmt(reply, cap, "550 5.7.23 SPF check failed for %s: %s",
-			    c->spf_ans.domain, why) < 0)
+		if (str_fmt(reply, cap, "550 5.7.23 SPF check failed for %s: %s", c->spf_ans.domain,
+			    why) < 0)
 			str_copy(reply, cap, "550 5.7.23 SPF check failed");
 		return reply;
 	}

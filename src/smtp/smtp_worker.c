@@ -392,7 +392,7 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 	if (!W.base)
 		fatal("cannot create the event loop");
 	smtp_tls_init(s->tls_pems, s->n_tls); /* keys parsed before the chroot and uid drop */
-	if (s->conf->mailauth.checks) { /* the list file is read before the chroot */
+	if (s->conf->mailauth.checks) {	      /* the list file is read before the chroot */
 		char err[256];
 		if ((smtp_psl = psl_load(s->conf->mailauth.psl, err, sizeof err)) == NULL)
 			fatal("public-suffix-list %s: %s", s->conf->mailauth.psl, err);

@@ -77,15 +77,15 @@ struct conf_rate {
 	unsigned period; /* seconds, >= 1 */
 };
 
-#define CONF_MAX_DNSBL	       16
-#define CONF_DNSBL_MATCH_MAX   8 /* answers a list entry is restricted to */
-#define CONF_LIMIT_NET_V4      24 /* "per network": the client's /24 ... */
-#define CONF_LIMIT_NET_V6      64 /* ... or /64 */
+#define CONF_MAX_DNSBL	     16
+#define CONF_DNSBL_MATCH_MAX 8	/* answers a list entry is restricted to */
+#define CONF_LIMIT_NET_V4    24 /* "per network": the client's /24 ... */
+#define CONF_LIMIT_NET_V6    64 /* ... or /64 */
 
 /* dnsbl ZONE[=A.B.C.D[,A.B.C.D...]] [WEIGHT]: one DNS block or allow list. */
 struct conf_dnsbl {
-	char zone[CONF_NAME_MAX];			 /* lowercased, no trailing dot */
-	uint32_t match[CONF_DNSBL_MATCH_MAX];		 /* host order; none = any 127.0.0.0/8 */
+	char zone[CONF_NAME_MAX];	      /* lowercased, no trailing dot */
+	uint32_t match[CONF_DNSBL_MATCH_MAX]; /* host order; none = any 127.0.0.0/8 */
 	size_t n_match;
 	int weight; /* added to the client's score when listed; negative = allow list */
 	int line;
@@ -97,33 +97,33 @@ struct conf_dnsbl {
  * Trusted networks and the local socket are exempt from the per-client ones.
  */
 struct conf_limits {
-	unsigned max_conn;	       /* concurrent connections, whole server */
-	unsigned max_conn_ip;	       /* concurrent connections per client address */
-	unsigned max_conn_net;	       /* ... per client /24 (IPv4) or /64 (IPv6) */
-	struct conf_rate conn_rate;    /* new connections per client address */
-	unsigned msgs_per_session;     /* messages in one connection */
-	struct conf_rate rcpt_rate;    /* accepted recipients per client address (unauthenticated) */
+	unsigned max_conn;	    /* concurrent connections, whole server */
+	unsigned max_conn_ip;	    /* concurrent connections per client address */
+	unsigned max_conn_net;	    /* ... per client /24 (IPv4) or /64 (IPv6) */
+	struct conf_rate conn_rate; /* new connections per client address */
+	unsigned msgs_per_session;  /* messages in one connection */
+	struct conf_rate rcpt_rate; /* accepted recipients per client address (unauthenticated) */
 	struct conf_rate user_msg_rate;	 /* messages per authenticated user */
 	struct conf_rate user_rcpt_rate; /* recipients per authenticated user */
-	unsigned max_errors;	       /* refused commands before disconnect */
-	unsigned tarpit_after;	       /* refused commands before each reply is delayed */
-	unsigned tarpit_max;	       /* seconds: the longest delay of one reply */
-	unsigned cmd_timeout;	       /* seconds for one command line to arrive (5321 4.5.3.2.7) */
-	unsigned data_timeout;	       /* seconds between two reads in DATA/BDAT (4.5.3.2.6) */
-	unsigned session_timeout;      /* seconds a whole connection may last */
-	unsigned min_data_rate;	       /* octets/second averaged over DATA/BDAT; 0 = off */
-	unsigned data_rate_grace;      /* seconds of DATA before min_data_rate is enforced */
-	size_t session_memory;	       /* octets of buffered input/output per connection */
-	int pregreet;		       /* early-talker test on smtp listeners */
-	unsigned pregreet_wait_ms;     /* banner delay for clients not seen recently */
-	unsigned pregreet_remember;    /* seconds a client that passed is remembered */
-	int pipelining_check;	       /* smtp listeners: drop improper pipelining */
-	char store[CONF_NAME_MAX];     /* "" = in-process counters, or redis://HOST:PORT */
+	unsigned max_errors;		 /* refused commands before disconnect */
+	unsigned tarpit_after;		 /* refused commands before each reply is delayed */
+	unsigned tarpit_max;		 /* seconds: the longest delay of one reply */
+	unsigned cmd_timeout;	    /* seconds for one command line to arrive (5321 4.5.3.2.7) */
+	unsigned data_timeout;	    /* seconds between two reads in DATA/BDAT (4.5.3.2.6) */
+	unsigned session_timeout;   /* seconds a whole connection may last */
+	unsigned min_data_rate;	    /* octets/second averaged over DATA/BDAT; 0 = off */
+	unsigned data_rate_grace;   /* seconds of DATA before min_data_rate is enforced */
+	size_t session_memory;	    /* octets of buffered input/output per connection */
+	int pregreet;		    /* early-talker test on smtp listeners */
+	unsigned pregreet_wait_ms;  /* banner delay for clients not seen recently */
+	unsigned pregreet_remember; /* seconds a client that passed is remembered */
+	int pipelining_check;	    /* smtp listeners: drop improper pipelining */
+	char store[CONF_NAME_MAX];  /* "" = in-process counters, or redis://HOST:PORT */
 	char store_host[CONF_NAME_MAX]; /* parsed from store */
 	unsigned store_port;
-	unsigned store_sync_ms;	       /* how often counter updates are sent in a batch */
-	int dnsbl_threshold;	       /* score at which a client is refused */
-	unsigned dns_timeout_ms;       /* longest wait for DNSBL answers at connect */
+	unsigned store_sync_ms;	 /* how often counter updates are sent in a batch */
+	int dnsbl_threshold;	 /* score at which a client is refused */
+	unsigned dns_timeout_ms; /* longest wait for DNSBL answers at connect */
 	struct conf_dnsbl dnsbl[CONF_MAX_DNSBL];
 	size_t n_dnsbl;
 };
@@ -158,7 +158,7 @@ struct conf_outbound {
 	char relay[CONF_NAME_MAX];
 	char relay_host[CONF_NAME_MAX];
 	unsigned relay_port;
-	int relay_implicit_tls; /* smtps:// */
+	int relay_implicit_tls;		/* smtps:// */
 	char relay_auth[CONF_PATH_MAX]; /* file with "LOGIN PASSWORD" */
 	struct conf_dest dest[CONF_MAX_DEST];
 	size_t n_dest;
@@ -182,11 +182,11 @@ enum conf_dmarc_mode {
 
 /* Sender authentication (SPF, DKIM, DMARC; docs/config.md "Sender authentication"). */
 struct conf_mailauth {
-	int checks;			  /* inbound-checks on|off (on) */
-	char authserv_id[CONF_NAME_MAX];  /* authserv-id; "" = hostname */
-	int spf_fail_reject;		  /* spf-fail reject|dmarc (dmarc) */
-	enum conf_dmarc_mode dmarc;	  /* dmarc-policy enforce|quarantine|mark */
-	char psl[CONF_PATH_MAX];	  /* public-suffix-list FILE */
+	int checks;			 /* inbound-checks on|off (on) */
+	char authserv_id[CONF_NAME_MAX]; /* authserv-id; "" = hostname */
+	int spf_fail_reject;		 /* spf-fail reject|dmarc (dmarc) */
+	enum conf_dmarc_mode dmarc;	 /* dmarc-policy enforce|quarantine|mark */
+	char psl[CONF_PATH_MAX];	 /* public-suffix-list FILE */
 	struct conf_dkim_sign sign[CONF_MAX_DKIM_SIGN];
 	size_t n_sign;
 };

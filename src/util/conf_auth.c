@@ -38,7 +38,8 @@ void conf_auth_authserv(struct pctx *p, const struct toks *t)
 	if (conf_hostname_check(t->v[1], n, &why) < 0 ||
 	    conf_host_normalize(p->c->mailauth.authserv_id, sizeof p->c->mailauth.authserv_id,
 				t->v[1], n) < 0)
-		conf_perr(p, "authserv-id: '%s' is not a host name", conf_q(qb, sizeof qb, t->v[1]));
+		conf_perr(p, "authserv-id: '%s' is not a host name",
+			  conf_q(qb, sizeof qb, t->v[1]));
 }
 
 void conf_auth_checks(struct pctx *p, const struct toks *t)

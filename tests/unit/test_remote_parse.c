@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "deliver/remote_int.h"
+#include "lookup/dns.h"
 #include "deliver/remote_parse.h"
 
 static enum rp_status feed(struct rp_reply *r, const char *line)
@@ -209,15 +210,15 @@ static void test_mx_rdata(void **state)
 	unsigned pref;
 
 	(void)state;
-	assert_int_equal(route_mx_rdata(mx, sizeof mx, &pref, name, sizeof name), 0);
+	assert_int_equal(dns_mx_rdata(mx, sizeof mx, &pref, name, sizeof name), 0);
 	assert_int_equal(pref, 10);
 	assert_string_equal(name, "mx.example");
-	assert_int_equal(route_mx_rdata(null_mx, sizeof null_mx, &pref, name, sizeof name), 0);
+	assert_int_equal(dns_mx_rdata(null_mx, sizeof null_mx, &pref, name, sizeof name), 0);
 	assert_string_equal(name, "");
-	assert_int_equal(route_mx_rdata(trail, sizeof trail, &pref, name, sizeof name), -1);
-	assert_int_equal(route_mx_rdata(noroot, sizeof noroot, &pref, name, sizeof name), -1);
-	assert_int_equal(route_mx_rdata(badch, sizeof badch, &pref, name, sizeof name), -1);
-	assert_int_equal(route_mx_rdata(mx, sizeof mx, &pref, name, 5), -1);
+	assert_int_equal(dns_mx_rdata(trail, sizeof trail, &pref, name, sizeof name), -1);
+	assert_int_equal(dns_mx_rdata(noroot, sizeof noroot, &pref, name, sizeof name), -1);
+	assert_int_equal(dns_mx_rdata(badch, sizeof badch, &pref, name, sizeof name), -1);
+	assert_int_equal(dns_mx_rdata(mx, sizeof mx, &pref, name, 5), -1);
 }
 
 static void test_route_sort(void **state)
