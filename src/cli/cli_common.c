@@ -200,3 +200,21 @@ int cli_resolver_parse(const char *s, struct conf *c)
 	}
 	return str_copy(c->resolver, sizeof c->resolver, s);
 }
+
+struct conf *cli_conf_defaults(void)
+{
+	struct conf *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		cli_err("out of memory");
+		return NULL;
+	}
+	conf_defaults(c);
+	return c;
+}
+
+int cli_bad(const char *cmd, const char *what, const char *arg)
+{
+	cli_err("%s: bad %s '%s' (try sealpost %s --help)", cmd, what, arg, cmd);
+	return -1;
+}

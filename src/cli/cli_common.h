@@ -45,6 +45,13 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Load and check the config at path; print every error. NULL on failure. */
 struct conf *cli_conf_load(const char *path);
 
+/* A config holding only the defaults (commands that read no file: dns,
+ * dnsbl, spf, dkim ...). NULL after printing why. Free with cli_conf_free. */
+struct conf *cli_conf_defaults(void);
+
+/* "CMD: bad WHAT 'ARG' (try sealpost CMD --help)" on stderr; returns -1. */
+int cli_bad(const char *cmd, const char *what, const char *arg);
+
 /* Free a config from cli_conf_load (NULL is fine). */
 void cli_conf_free(struct conf *c);
 

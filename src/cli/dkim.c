@@ -58,8 +58,7 @@ static void dkim_usage(FILE *f)
 
 static int dkim_bad(const char *what, const char *arg)
 {
-	cli_err("dkim: bad %s '%s' (try sealpost dkim --help)", what, arg);
-	return -1;
+	return cli_bad("dkim", what, arg);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -524,11 +523,8 @@ int cli_dkim(int argc, char **argv)
 		(void)dkim_bad("command", argv[1]);
 		return 2;
 	}
-	if (!(c = calloc(1, sizeof *c))) {
-		cli_err("out of memory");
+	if (!(c = cli_conf_defaults()))
 		return 1;
-	}
-	conf_defaults(c);
 	rc = dkim_exit(dkim_verify_cmd(argc - 1, argv + 1, c));
 	free(c);
 	return rc;

@@ -84,8 +84,7 @@ static void dmarc_usage(FILE *f)
 
 static int dmarc_bad(const char *what, const char *arg)
 {
-	cli_err("dmarc: bad %s '%s' (try sealpost dmarc --help)", what, arg);
-	return -1;
+	return cli_bad("dmarc", what, arg);
 }
 
 /* A result word; 1 for pass, 0 for another known word, -1 unknown. */

@@ -197,8 +197,7 @@ static void dnsbl_print(void *arg, const struct dnsbl_verdict *v)
 /* The one-line usage error; returns -1. */
 static int dnsbl_bad(const char *what, const char *arg)
 {
-	cli_err("dnsbl: bad %s '%s' (try sealpost dnsbl --help)", what, arg);
-	return -1;
+	return cli_bad("dnsbl", what, arg);
 }
 
 /* Options and arguments of `sealpost dnsbl` into c; 0, 1 (--help) or -1. */
@@ -239,13 +238,10 @@ int cli_dnsbl(int argc, char **argv)
 	struct cli_run run = {0};
 	unsigned char addr[16];
 	int family = 0, rc;
-	struct conf *c = calloc(1, sizeof *c);
+	struct conf *c = cli_conf_defaults();
 
-	if (!c) {
-		cli_err("out of memory");
+	if (!c)
 		return 1;
-	}
-	conf_defaults(c);
 	conf_limits_defaults(&c->limits);
 	rc = dnsbl_args(argc, argv, c, &family, addr);
 	if (rc != 0) {
@@ -327,8 +323,7 @@ static void dns_print(void *arg, const struct dns_result *r)
 
 static int dns_bad(const char *what, const char *arg)
 {
-	cli_err("dns: bad %s '%s' (try sealpost dns --help)", what, arg);
-	return -1;
+	return cli_bad("dns", what, arg);
 }
 
 /* Options and arguments of `sealpost dns`; 0, 1 (--help) or -1. */
@@ -371,13 +366,10 @@ int cli_dns(int argc, char **argv)
 	const char *name = NULL;
 	unsigned ms = 5000;
 	int rc;
-	struct conf *c = calloc(1, sizeof *c);
+	struct conf *c = cli_conf_defaults();
 
-	if (!c) {
-		cli_err("out of memory");
+	if (!c)
 		return 1;
-	}
-	conf_defaults(c);
 	rc = dns_args(argc, argv, c, &name, &run.rrtype, &ms);
 	if (rc != 0) {
 		if (rc > 0)

@@ -67,8 +67,7 @@ static void sts_usage(FILE *f)
 
 static int sts_bad(const char *what, const char *arg)
 {
-	cli_err("mta-sts: bad %s '%s' (try sealpost mta-sts --help)", what, arg);
-	return -1;
+	return cli_bad("mta-sts", what, arg);
 }
 
 /* Options and the DOMAINs; 0, 1 (--help) or -1. */

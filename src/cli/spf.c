@@ -48,8 +48,7 @@ static void spf_usage(FILE *f)
 
 static int spf_bad(const char *what, const char *arg)
 {
-	cli_err("spf: bad %s '%s' (try sealpost spf --help)", what, arg);
-	return -1;
+	return cli_bad("spf", what, arg);
 }
 
 static int spf_ip_ok(const char *s)
@@ -151,13 +150,10 @@ int cli_spf(int argc, char **argv)
 {
 	struct spf_request rq = {.sender = ""};
 	int rc;
-	struct conf *c = calloc(1, sizeof *c);
+	struct conf *c = cli_conf_defaults();
 
-	if (!c) {
-		cli_err("out of memory");
+	if (!c)
 		return 1;
-	}
-	conf_defaults(c);
 	rc = spf_args(argc, argv, &rq, c);
 	if (rc != 0) {
 		if (rc > 0)
