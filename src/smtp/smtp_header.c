@@ -124,8 +124,10 @@ static size_t smtp_header_take(struct smtp_session *s, const char *p, size_t n)
 	struct smtp_header *h = &s->mh;
 	size_t fit = smtp_header_room(s, n), old = h->len;
 
-	memcpy(h->buf + h->len, p, fit);
-	h->len += fit;
+	if (fit > 0) { /* fit is 0 for an empty chunk: buf may still be NULL */
+		memcpy(h->buf + h->len, p, fit);
+		h->len += fit;
+	}
 	long end = smtp_header_end(h->buf, h->len, old);
 	if (end >= 0) {
 		h->hlen = (size_t)end;
