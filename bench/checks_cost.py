@@ -134,6 +134,31 @@ class Server:
         self.log.close()
 
 
+def tree_cpu(root):
+    """CPU seconds (user + system) used so far by root and its descendants."""
+    hz = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(d)] = (int(st[1]), int(st[11]) + int(st[12]))  # ppid, utime+stime
+    want, total, changed = {root}, 0, True
+    while changed:
+        changed = False
+        for pid, (ppid, _t) in procs.items():
+            if ppid in want and pid not in want:
+                want.add(pid)
+                changed = True
+    for pid in want:
+        total += procs.get(pid, (0, 0))[1]
+    return total / hz
+
+
 def load(port, args, message):
     out = subprocess.run([PY, os.path.join(HERE, "smtp_load.py"), "127.0.0.1", str(port),
                           "--sessions", str(args.sessions), "--messages", str(args.messages),
@@ -141,7 +166,7 @@ def load(port, args, message):
                           "--max-seconds", str(args.max_seconds), "--json"],
                          capture_output=True, text=True, timeout=args.max_seconds + 60)
     r = json.loads(out.stdout)
-    return r["messages"] / r["seconds"], r["errors"]
+    return r["messages"] / r["seconds"], r["errors"], r["messages"]
 
 
 def main():
@@ -158,21 +183,27 @@ def main():
     dns = TestDNS(zone(pub)).start()
     srv = Server(args.binary, tmp, dns.addr)
     rates = {True: [], False: []}
+    cpus = {True: [], False: []}
     try:
         for rnd in range(args.rounds):
             for checks in (True, False) if rnd % 2 == 0 else (False, True):
                 srv.start(checks)
-                rate, errors = load(srv.port, args, message)
+                c0 = tree_cpu(srv.proc.pid)
+                rate, errors, n = load(srv.port, args, message)
+                cpu = (tree_cpu(srv.proc.pid) - c0) * 1000 / max(n, 1)
                 srv.stop()
                 rates[checks].append(rate)
-                print("round %d checks=%-3s %7.1f msg/s errors=%d" %
-                      (rnd + 1, "on" if checks else "off", rate, errors), flush=True)
+                cpus[checks].append(cpu)
+                print("round %d checks=%-3s %7.1f msg/s  server CPU %.3f ms/msg  errors=%d" %
+                      (rnd + 1, "on" if checks else "off", rate, cpu, errors), flush=True)
         with open(os.path.join(srv.dir, "server.log")) as f:
             auth = [l for l in f if " auth: " in l]
         on, off = statistics.median(rates[True]), statistics.median(rates[False])
-        print("checks on %.1f msg/s, off %.1f msg/s (medians of %d): on/off = %.2f "
+        con, coff = statistics.median(cpus[True]), statistics.median(cpus[False])
+        print("checks on %.1f msg/s, off %.1f msg/s (medians of %d): on/off = %.2f; "
+              "server CPU %.3f vs %.3f ms/msg: off/on = %.2f "
               "(%d messages judged; last: %s)" %
-              (on, off, args.rounds, on / off, len(auth),
+              (on, off, args.rounds, on / off, con, coff, coff / con, len(auth),
                auth[-1].split(" auth: ")[1].strip() if auth else "none"))
     finally:
         dns.stop()

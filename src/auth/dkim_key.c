@@ -153,10 +153,62 @@ static EVP_PKEY *rsa_pkey(const struct dkim_keyrec *k)
 	return pk;
 }
 
+/*
+ * Decoding a public key is the dearest step of a verification with OpenSSL
+ * 3 (its decoder framework), and a busy sender's key is the same for every
+ * message: the last DKIM_PKEY_CACHE keys are kept, by their exact p= octets
+ * (a changed record is a different key). Bounded; entries are replaced.
+ */
+#define DKIM_PKEY_CACHE 16
+#define DKIM_PKEY_P_MAX 1100 /* p= octets kept (RSA-8192 SubjectPublicKeyInfo fits) */
+
+struct dkim_pkey_slot {
+	int type;
+	size_t p_len;
+	unsigned char p[DKIM_PKEY_P_MAX];
+	EVP_PKEY *pkey;
+};
+
+static struct dkim_pkey_slot dkim_pkeys[DKIM_PKEY_CACHE];
+
+static size_t dkim_pkey_slot_of(const struct dkim_keyrec *k)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)k->type;
+
+	for (size_t i = 0; i < k->p_len; i++)
+		h = (h ^ k->p[i]) * 16777619u;
+	return h % DKIM_PKEY_CACHE;
+}
+
+static EVP_PKEY *dkim_pkey_cached(const struct dkim_keyrec *k)
+{
+	struct dkim_pkey_slot *s = &dkim_pkeys[dkim_pkey_slot_of(k)];
+
+	if (!s->pkey || s->type != (int)k->type || s->p_len != k->p_len ||
+	    memcmp(s->p, k->p, k->p_len) != 0 || EVP_PKEY_up_ref(s->pkey) != 1)
+		return NULL;
+	return s->pkey;
+}
+
+static void dkim_pkey_keep(const struct dkim_keyrec *k, EVP_PKEY *pk)
+{
+	struct dkim_pkey_slot *s = &dkim_pkeys[dkim_pkey_slot_of(k)];
+
+	if (k->p_len > DKIM_PKEY_P_MAX || EVP_PKEY_up_ref(pk) != 1)
+		return;
+	EVP_PKEY_free(s->pkey);
+	s->type = (int)k->type;
+	s->p_len = k->p_len;
+	memcpy(s->p, k->p, k->p_len);
+	s->pkey = pk;
+}
+
 EVP_PKEY *dkim_keyrec_pkey(const struct dkim_keyrec *k, const char **why)
 {
 	EVP_PKEY *pk;
 
+	if ((pk = dkim_pkey_cached(k)) != NULL)
+		return pk;
 	if (k->type == DKIM_KEY_ED25519) {
 		pk = k->p_len == ED25519_KEY_LEN
 			 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->p, k->p_len)
@@ -166,6 +218,8 @@ EVP_PKEY *dkim_keyrec_pkey(const struct dkim_keyrec *k, const char **why)
 	}
 	if (!pk)
 		*why = "unusable public key";
+	else
+		dkim_pkey_keep(k, pk);
 	return pk;
 }
 

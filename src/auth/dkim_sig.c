@@ -240,9 +240,20 @@ static int sig_misc(struct sig_ctx *c, int64_t now)
 	return 0;
 }
 
+/* Fetched once: with OpenSSL 3, EVP_sha256() makes every init fetch (and
+ * lock) the implementation again. */
 const EVP_MD *dkim_alg_md(enum dkim_alg a)
 {
-	return a == DKIM_ALG_RSA_SHA1 ? EVP_sha1() : EVP_sha256();
+	static EVP_MD *sha1, *sha256;
+
+	if (a == DKIM_ALG_RSA_SHA1) {
+		if (!sha1)
+			sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+		return sha1 ? sha1 : EVP_sha1();
+	}
+	if (!sha256)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return sha256 ? sha256 : EVP_sha256();
 }
 
 int dkim_sig_parse(const char *f, size_t len, int64_t now, struct dkim_sig *sig, const char **why)

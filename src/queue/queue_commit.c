@@ -32,7 +32,7 @@ struct qincoming {
 	uint32_t n_rcpt;
 	unsigned char *remote; /* per recipient: waits for remote delivery */
 	uint64_t req;	       /* COMMIT request, answered when durable */
-	int fd;		       /* read-only descriptor held during fsync */
+	int fd;		       /* our descriptor held during fsync (read-write with a late region) */
 	int failed;	       /* errno of a failed fsync/rename */
 	char *late;	       /* the late region to write at commit (QENV_LATE_SIZE), or NULL */
 	char late_line[sizeof QENV_LATE_LINE];
@@ -260,7 +260,8 @@ static int queue_check_file(struct qincoming *in, uint64_t size)
 	int ok;
 
 	if (str_fmt(path, sizeof path, "incoming/%s", in->id) < 0 ||
-	    (in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in->fd, &st) < 0)
+	    (in->fd = open(path, (in->late ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0 ||
+	    fstat(in->fd, &st) < 0)
 		return -1;
 	if ((uint64_t)st.st_size != in->hdr_len + size || (head = malloc(in->hdr_len)) == NULL)
 		return -1;
@@ -270,27 +271,24 @@ static int queue_check_file(struct qincoming *in, uint64_t size)
 	return ok ? 0 : -1;
 }
 
-/* Write the late region and its line in place (the worker's descriptor is
- * append-only; this one is ours). 0, or -1 with errno set. */
+/* Write the late region and its line in place, through the queue's own
+ * descriptor (the worker's is append-only). 0, or -1 with errno set. */
 static int queue_write_late(struct qincoming *in)
 {
-	char path[64];
 	long line_off = qenv_late_line_off(in->hdr, in->hdr_len);
 	size_t ll = sizeof in->late_line - 1;
-	int fd, ok;
+	int ok;
 
-	if (line_off < 0 || str_fmt(path, sizeof path, "incoming/%s", in->id) < 0) {
+	if (line_off < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -1;
-	ok = pwrite(fd, in->late, QENV_LATE_SIZE, (off_t)(in->hdr_len - QENV_LATE_SIZE)) ==
+	errno = 0;
+	ok = pwrite(in->fd, in->late, QENV_LATE_SIZE, (off_t)(in->hdr_len - QENV_LATE_SIZE)) ==
 		 QENV_LATE_SIZE &&
-	     pwrite(fd, in->late_line, ll, (off_t)line_off) == (ssize_t)ll;
+	     pwrite(in->fd, in->late_line, ll, (off_t)line_off) == (ssize_t)ll;
 	if (!ok && !errno)
 		errno = EIO;
-	close(fd);
 	return ok ? 0 : -1;
 }
 
