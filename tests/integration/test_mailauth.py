@@ -324,3 +324,25 @@ def test_outbound_dual_signed_verifies_in_dkimpy(make_server, tmp_path):
     finally:
         sink.stop()
         dns.stop()
+
+
+def test_check_reports_bad_keys_and_suffix_list(make_server, tmp_path):
+    srv = make_server(start=False)
+    weak = str(tmp_path / "weak.key")
+    subprocess.run(["openssl", "genrsa", "-out", weak, "1024"], check=True, capture_output=True)
+    lines = srv.read_conf().splitlines()
+    n = len(lines)
+    with open(srv.conf, "a") as f:
+        f.write("dkim sign example.test selector a key %s\n" % (tmp_path / "missing.key"))
+        f.write("dkim sign example.test selector b key %s\n" % weak)
+        f.write("public-suffix-list %s\n" % (tmp_path / "no-such-list.dat"))
+    r = srv.cli("check")
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "%s:%d: dkim key %s: No such file or directory" % (
+        srv.conf, n + 1, tmp_path / "missing.key") in err, err
+    assert "%s:%d: dkim key %s:" % (srv.conf, n + 2, weak) in err and "2048" in err, err
+    assert "public-suffix-list %s" % (tmp_path / "no-such-list.dat") in err, err
+    # serve refuses to start the same way (the worker cannot load the list)
+    with pytest.raises(h.ServerError):
+        srv.start(timeout=10 * h.SLOW)

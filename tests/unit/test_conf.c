@@ -508,6 +508,50 @@ static void test_addr_normalize(void **state)
 	assert_int_equal(conf_addr_normalize("a@x.test", out, 4, &why), -1);
 }
 
+/* Sender authentication: defaults, every directive, and their errors. */
+static void test_mailauth(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(BASE), 0);
+	assert_int_equal(C.mailauth.checks, 1);
+	assert_int_equal(C.mailauth.dmarc, DMARC_MODE_ENFORCE);
+	assert_int_equal(C.mailauth.spf_fail_reject, 0);
+	assert_string_equal(conf_authserv_id(&C), "mx.example.test");
+	assert_string_equal(C.mailauth.psl, "/usr/share/publicsuffix/public_suffix_list.dat");
+	assert_int_equal(parse(BASE "authserv-id MX.Example.ORG.\n"
+				    "inbound-checks off\n"
+				    "spf-fail reject\n"
+				    "dmarc-policy quarantine\n"
+				    "public-suffix-list /etc/psl.dat\n"
+				    "dkim sign Example.ORG selector S2026 key /etc/k/rsa.key\n"
+				    "dkim sign example.org selector ed key /etc/k/ed.key\n"),
+			 0);
+	assert_string_equal(conf_authserv_id(&C), "mx.example.org");
+	assert_int_equal(C.mailauth.checks, 0);
+	assert_int_equal(C.mailauth.spf_fail_reject, 1);
+	assert_int_equal(C.mailauth.dmarc, DMARC_MODE_QUARANTINE);
+	assert_string_equal(C.mailauth.psl, "/etc/psl.dat");
+	assert_int_equal(C.mailauth.n_sign, 2);
+	assert_string_equal(C.mailauth.sign[0].domain, "example.org");
+	assert_string_equal(C.mailauth.sign[0].selector, "s2026");
+	assert_string_equal(C.mailauth.sign[1].key, "/etc/k/ed.key");
+	assert_int_equal(C.mailauth.sign[1].line, BASE_LINES + 7);
+	expect_line_error("dmarc-policy relaxed", "dmarc-policy: expected enforce, quarantine or mark");
+	expect_line_error("spf-fail softfail", "spf-fail: expected dmarc or reject");
+	expect_line_error("inbound-checks yes", "inbound-checks: expected on or off");
+	expect_line_error("authserv-id bad_name!", "authserv-id: 'bad_name!' is not a host name");
+	expect_line_error("dkim sign example.org selector s key",
+			  "dkim: wrong number of arguments (usage: dkim sign DOMAIN selector S key FILE)");
+	expect_line_error("dkim verify example.org selector s key /k",
+			  "dkim: expected 'dkim sign DOMAIN selector S key FILE'");
+	expect_line_error("dkim sign exa_mple selector s key /k",
+			  "dkim: 'exa_mple' is not a domain name");
+	expect_line_error("dkim sign example.org selector a..b key /k",
+			  "dkim: selector 'a..b' is not a DNS label sequence");
+	expect_line_error("dkim sign example.org selector s key relative.key",
+			  "dkim: key 'relative.key' must be an absolute path");
+}
+
 static void test_quote(void **state)
 {
 	char out[64];
@@ -1425,6 +1469,7 @@ int main(void)
 	    cmocka_unit_test(test_hostname_check),
 	    cmocka_unit_test(test_addr_normalize),
 	    cmocka_unit_test(test_quote),
+	    cmocka_unit_test(test_mailauth),
 	    cmocka_unit_test(test_find_domain),
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_limits_defaults),
