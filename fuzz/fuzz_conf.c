@@ -9,7 +9,7 @@
  *
  * (clang-format is off for this comment: scripts/fuzz.sh reads the
  * fuzz-sources line below only when it stays one line.)
- * fuzz-sources: src/util/conf.c src/util/conf_limits.c src/util/conf_remote.c src/util/str.c src/util/file.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
+ * fuzz-sources: src/util/conf.c src/util/conf_limits.c src/util/conf_remote.c src/util/conf_auth.c src/util/str.c src/util/file.c src/lookup/users.c src/lookup/scram.c -lcrypt -lcrypto
  */
 /* clang-format on */
 #include <stddef.h>

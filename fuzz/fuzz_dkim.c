@@ -10,7 +10,7 @@
  * results are within the enum.
  *
  * fuzz-sources: src/auth/dkim_tag.c src/auth/dkim_sig.c src/auth/dkim_key.c src/auth/dkim_canon.c
- * src/auth/dkim_verify.c src/util/str.c -lcrypto
+ * fuzz-sources: src/auth/dkim_verify.c src/util/str.c -lcrypto
  */
 #include <assert.h>
 #include <stddef.h>

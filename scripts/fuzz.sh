@@ -5,7 +5,7 @@
 #
 #   bash scripts/fuzz.sh [SECONDS]        (default 30)
 #
-# Sources: a target may name the files it needs on a line
+# Sources: a target may name the files it needs on a line (or several)
 #   " * fuzz-sources: src/a.c src/b.c"
 # in its opening comment (keeps it independent of unrelated half-written
 # code); otherwise it is linked with every src/**/*.c except src/main.c plus
@@ -31,7 +31,7 @@ CC="${FUZZ_CC:-clang}"
 CFLAGS=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -Wall -Wextra
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer)
-PKGS="libevent libevent_openssl libssl libcrypto libcrypt"
+PKGS="libevent libevent_openssl libssl libcrypto libcrypt libunbound hiredis libcurl"
 
 shopt -s nullglob
 targets=(fuzz/fuzz_*.c)
@@ -47,9 +47,10 @@ for t in "${targets[@]}"; do
 	name="$(basename "$t" .c)"
 	short="${name#fuzz_}"
 	bin="build/fuzz/$name"
-	line="$(grep -m1 -E '^ \* fuzz-sources:' "$t" || true)"
-	if [ -n "$line" ]; then
-		read -r -a srcs <<<"${line#*fuzz-sources:}"
+	# every " * fuzz-sources:" line counts (a long list may take several)
+	line="$(grep -E '^ \* fuzz-sources:' "$t" | sed 's/^ \* fuzz-sources://' | tr '\n' ' ' || true)"
+	if [ -n "${line// /}" ]; then
+		read -r -a srcs <<<"$line"
 		libs=()
 	else
 		mapfile -t srcs < <(find src -name '*.c' ! -path src/main.c | sort)

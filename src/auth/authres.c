@@ -261,7 +261,8 @@ int authres_build(const struct authres_input *in, char *out, size_t cap)
 		ar_spf(&w, in);
 	for (size_t i = 0; in->dkim && i < in->n_dkim; i++)
 		ar_dkim_one(&w, &in->dkim[i]);
-	if (!in->dkim || in->n_dkim == 0)
+	/* "dkim=none" for checked mail; authenticated submissions only say auth=pass */
+	if ((!in->dkim || in->n_dkim == 0) && (in->have_spf || !in->auth_user))
 		ar_method(&w, "dkim", "none");
 	if (in->have_dmarc)
 		ar_dmarc(&w, in);

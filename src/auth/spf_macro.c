@@ -300,7 +300,8 @@ static int domain_trim(struct obuf *o)
 int spf_macro_expand(const char *s, size_t n, int domain, const struct spf_macro_vars *v, char *out,
 		     size_t cap)
 {
-	struct obuf o = {out, cap, 0};
+	char big[SPF_EXPAND_MAX + 1]; /* a domain-spec may expand past 253 before trimming */
+	struct obuf o = {domain ? big : out, domain ? sizeof big : cap, 0};
 	struct mitem it;
 	size_t i = 0;
 	int rc;
@@ -308,6 +309,7 @@ int spf_macro_expand(const char *s, size_t n, int domain, const struct spf_macro
 	if (cap == 0)
 		return -1;
 	out[0] = '\0';
+	o.p[0] = '\0';
 	if (spf_macro_check(s, n, domain) < 0)
 		return -1;
 	while ((rc = mscan_next(s, n, &i, domain, &it)) > 0) {
@@ -317,6 +319,11 @@ int spf_macro_expand(const char *s, size_t n, int domain, const struct spf_macro
 	}
 	if (rc < 0 || (domain && domain_trim(&o) < 0))
 		return -1;
+	if (domain) {
+		if (o.len >= cap)
+			return -1;
+		memcpy(out, big, o.len + 1);
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/authres.h"
@@ -163,26 +164,49 @@ void smtp_checks_body(struct smtp_session *s, const char *p, size_t n)
 
 /* ---- DMARC ----------------------------------------------------------------- */
 
-/* The one domain of the From: addresses: 0, 1 (no From:) or 2 (several
- * domains, or unreadable). */
+/* How many From: fields the header has (RFC 5322 3.6: exactly one). */
+static size_t smtp_from_fields(const char *hdr, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (i > 0 && hdr[i - 1] != '\n')
+			continue;
+		if (len - i < 5 || strncasecmp(hdr + i, "from", 4) != 0)
+			continue;
+		size_t j = i + 4;
+		while (j < len && (hdr[j] == ' ' || hdr[j] == '\t'))
+			j++;
+		n += j < len && hdr[j] == ':';
+	}
+	return n;
+}
+
+/* The one domain of the From: addresses (lowercased, no trailing dot):
+ * 0; 1 when there is no From: at all; 2 when there are several From:
+ * fields or domains, or the field cannot be read (RFC 7489 6.6.1). */
 static int smtp_from_domain(const char *hdr, size_t len, char *out, size_t cap)
 {
 	static const char *const fields[] = {"From"};
 	char(*addr)[SEND_ADDR_MAX] = calloc(CHECK_FROM_MAX, sizeof *addr);
 	struct send_rcpts from = {addr, 0, CHECK_FROM_MAX};
 	const char *why = NULL;
-	int rc = 0;
+	size_t nf = smtp_from_fields(hdr, len);
+	int rc = nf > 1 ? 2 : nf == 0 ? 1 : 0;
 
 	out[0] = '\0';
-	if (!addr || send_hdr_addrs(hdr, len, fields, 1, &from, &why) < 0)
+	if (rc == 0 && (!addr || send_hdr_addrs(hdr, len, fields, 1, &from, &why) < 0))
 		rc = 2;
-	else if (from.n == 0)
-		rc = 1;
+	else if (rc == 0 && from.n == 0)
+		rc = 2; /* a From: field without an address */
 	for (size_t i = 0; rc == 0 && i < from.n; i++) {
 		const char *at = strrchr(addr[i], '@');
-		if (!at || !at[1] || (out[0] && strcasecmp(out, at + 1) != 0))
+		size_t dl = at ? strlen(at + 1) : 0;
+		while (dl > 0 && at[dl] == '.')
+			dl--; /* "example.org." is example.org */
+		if (dl == 0 || (out[0] && (strlen(out) != dl || strncasecmp(out, at + 1, dl) != 0)))
 			rc = 2;
-		else if (!out[0] && str_copy(out, cap, at + 1) < 0)
+		else if (!out[0] && str_copyn(out, cap, at + 1, dl) < 0)
 			rc = 2;
 	}
 	free(addr);

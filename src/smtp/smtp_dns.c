@@ -32,6 +32,7 @@
 #define SMTP_DNS_SLOTS	   1024
 #define SMTP_DNS_ENTRY_MAX 4096 /* rdata octets of one cached answer */
 #define SMTP_DNS_TTL_MAX   300	/* seconds: a cached answer is asked again after this */
+#define SMTP_DNS_INFLIGHT  1024 /* questions waiting for lookup, per worker */
 
 struct smtp_dnsq {
 	struct smtp_dnsq *next;
@@ -57,6 +58,8 @@ struct smtp_dns_entry {
 static struct smtp_dnsq *smtp_dns_pending[SMTP_DNS_BUCKETS];
 static struct smtp_dns_entry *smtp_dns_cache[SMTP_DNS_SLOTS];
 static uint64_t smtp_dns_next = 1;
+static size_t smtp_dns_inflight;
+static time_t smtp_dns_full_logged;
 
 static size_t smtp_dns_slot(const char *name, int rrtype)
 {
@@ -157,6 +160,15 @@ int smtp_dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb,
 		return -1;
 	if ((e = smtp_dns_cached(name, rrtype)) != NULL && smtp_dns_from_cache(e, cb, arg) == 0)
 		return 0;
+	if (smtp_dns_inflight >= SMTP_DNS_INFLIGHT) { /* the checks see a temporary error */
+		if (time(NULL) - smtp_dns_full_logged >= 60) {
+			smtp_dns_full_logged = time(NULL);
+			log_warn("%d DNS questions of sender checks already waiting: more fail "
+				 "for now (temperror)",
+				 SMTP_DNS_INFLIGHT);
+		}
+		return -1;
+	}
 	if ((q = malloc(sizeof *q)) == NULL)
 		return -1;
 	q->req = smtp_dns_next++;
@@ -175,6 +187,7 @@ int smtp_dns_query(const char *name, int rrtype, unsigned timeout_ms, dns_cb cb,
 	}
 	q->next = smtp_dns_pending[q->req % SMTP_DNS_BUCKETS];
 	smtp_dns_pending[q->req % SMTP_DNS_BUCKETS] = q;
+	smtp_dns_inflight++;
 	return 0;
 }
 
@@ -208,6 +221,7 @@ void smtp_on_dns_answer(struct ipc_msg *m)
 		fatal("malformed DNS answer from lookup");
 	if ((q = smtp_dns_take(req)) == NULL)
 		fatal("lookup answered a DNS question we did not ask");
+	smtp_dns_inflight--;
 	r.status = (enum dns_status)status;
 	r.secure = secure != 0;
 	r.ttl = ttl;

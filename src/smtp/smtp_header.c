@@ -59,10 +59,51 @@ static long smtp_header_end(const char *buf, size_t len, size_t from)
 	return e ? (long)(e - buf) + 2 : -1;
 }
 
+/* A host-name octet (what an authserv-id is made of). */
+static int smtp_id_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-' || c == '_';
+}
+
+/*
+ * Fail closed: does the value v[0..n) read as claiming our id to anyone at
+ * all? Comments are skipped however deep they nest, then anything that is
+ * not a host-name octet (spaces, control octets, quotes, 8-bit), then the
+ * first run of host-name octets is compared with ours, a trailing dot
+ * ignored. So "(((...))) id", "\vid", "\"id\"", "id." and "id dmarc=pass"
+ * are all ours, whatever a strict RFC 8601 parser would make of them.
+ */
+static int smtp_header_claims_id(const char *v, size_t n, const char *id)
+{
+	size_t i = 0, depth = 0, start, len;
+
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\\' && depth > 0 && i + 1 < n)
+			i++;
+		else if (c == '(')
+			depth++;
+		else if (c == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && smtp_id_char(c))
+			break;
+	}
+	if (i >= n)
+		return depth > 0; /* an unclosed comment: unreadable, so dropped */
+	for (start = i; i < n && smtp_id_char((unsigned char)v[i]); i++)
+		;
+	len = i - start;
+	while (len > 0 && v[start + len - 1] == '.')
+		len--;
+	return len > 0 && len == strlen(id) && strncasecmp(v + start, id, len) == 0;
+}
+
 /* 1 if the field f[0..n) is an Authentication-Results field with our id. */
 static int smtp_header_forged(const char *f, size_t n)
 {
 	size_t nl = sizeof AR_NAME - 1;
+	const char *id = conf_authserv_id(W.conf);
 
 	if (n <= nl || strncasecmp(f, AR_NAME, nl) != 0)
 		return 0;
@@ -71,7 +112,8 @@ static int smtp_header_forged(const char *f, size_t n)
 		i++;
 	if (i >= n || f[i] != ':')
 		return 0;
-	return authres_is_ours(f + i + 1, n - i - 1, conf_authserv_id(W.conf));
+	return authres_is_ours(f + i + 1, n - i - 1, id) ||
+	       smtp_header_claims_id(f + i + 1, n - i - 1, id);
 }
 
 /* The length of the field at f[0..n): up to a CRLF not followed by WSP. */

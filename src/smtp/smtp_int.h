@@ -247,7 +247,8 @@ void smtp_msg_feed_end(struct smtp_session *s);
 void smtp_header_reset(struct smtp_session *s);
 
 /* smtp_check.c: SPF at MAIL, DKIM and DMARC over the message */
-/* MAIL FROM accepted: start the checks this session's mail gets. */
+/* A recipient accepted: start the checks this transaction's mail gets
+ * (once; not at MAIL, so MAIL/RSET loops start no DNS work). */
 void smtp_checks_mail(struct smtp_session *s);
 void smtp_checks_header(struct smtp_session *s, const char *hdr, size_t len);
 void smtp_checks_body(struct smtp_session *s, const char *p, size_t n);

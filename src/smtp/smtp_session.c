@@ -249,7 +249,6 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t n)
 	}
 	s->in_mail = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
-	smtp_checks_mail(s);
 }
 
 void smtp_on_sender_result(struct smtp_session *s, uint32_t ok)
@@ -344,6 +343,7 @@ void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mb
 		str_copy(r[s->n_rcpt].mbox, SMTP_ADDR_MAX, mbox);
 		s->n_rcpt++;
 		smtp_reply(s, "250 2.1.5 Ok");
+		smtp_checks_mail(s); /* the first recipient starts SPF (once) */
 	} else if (status == IPC_RCPT_RATE) {
 		const struct conf_rate *r =
 		    s->auth_user[0] ? &W.conf->limits.user_rcpt_rate : &W.conf->limits.rcpt_rate;

@@ -146,7 +146,19 @@ static const char *smtp_verdict_action(struct smtp_session *s, struct smtp_check
 			str_copy(reply, cap, "550 5.7.23 SPF check failed");
 		return reply;
 	}
-	if (v->dmarc_result != DMARC_FAIL || a->dmarc == DMARC_MODE_MARK)
+	if (a->dmarc == DMARC_MODE_MARK)
+		return NULL;
+	if (c->from_state == 2) { /* RFC 7489 6.6.1: no single author domain to judge */
+		if (a->dmarc == DMARC_MODE_QUARANTINE) {
+			s->junk = 1;
+			return NULL;
+		}
+		str_copy(reply, cap,
+			 "550 5.7.1 Message refused: the From: header must name exactly one "
+			 "sender domain (RFC 5322 3.6.2, RFC 7489 6.6.1)");
+		return reply;
+	}
+	if (v->dmarc_result != DMARC_FAIL)
 		return NULL;
 	if (v->dmarc.disposition == DMARC_P_REJECT && a->dmarc == DMARC_MODE_ENFORCE) {
 		if (str_fmt(reply, cap,

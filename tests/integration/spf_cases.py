@@ -370,4 +370,10 @@ CASES = [
       peer_exp=False),
     C("sender-bad-label", [], "none",
       sender="user@" + "x" * 64 + ".example"),
+    # 4.8/7.3: an expansion past 253 octets loses labels on the left
+    C("macro-trim", [spf("macro-trim", "v=spf1 exists:%{l}.%{l}.%{l}.%{l}.%{l}.t.example -all"),
+                     (".".join(["a" * 62] * 3) + ".t.example", "A", "127.0.0.2")], "pass",
+      sender="a" * 62 + "@macro-trim.example",
+      peer="pyspf raises dns.name.NameTooLong on the 324-octet expansion instead of "
+           "trimming it as RFC 7208 4.8 says"),
 ]

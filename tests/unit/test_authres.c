@@ -115,6 +115,10 @@ static void test_auth_helo_none(void **state)
 	in.auth_user = NULL;
 	assert_true(authres_build(&in, out, sizeof out) > 0);
 	assert_string_equal(out, "Authentication-Results: MX.example.org;\r\n\tdkim=none\r\n");
+	in.auth_user = "bob@example.org"; /* a submission: who, nothing checked */
+	assert_true(authres_build(&in, out, sizeof out) > 0);
+	assert_string_equal(out, "Authentication-Results: MX.example.org;\r\n"
+				 "\tauth=pass smtp.auth=bob@example.org\r\n");
 }
 
 static void test_quoting(void **state)

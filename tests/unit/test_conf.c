@@ -536,12 +536,14 @@ static void test_mailauth(void **state)
 	assert_string_equal(C.mailauth.sign[0].selector, "s2026");
 	assert_string_equal(C.mailauth.sign[1].key, "/etc/k/ed.key");
 	assert_int_equal(C.mailauth.sign[1].line, BASE_LINES + 7);
-	expect_line_error("dmarc-policy relaxed", "dmarc-policy: expected enforce, quarantine or mark");
+	expect_line_error("dmarc-policy relaxed",
+			  "dmarc-policy: expected enforce, quarantine or mark");
 	expect_line_error("spf-fail softfail", "spf-fail: expected dmarc or reject");
 	expect_line_error("inbound-checks yes", "inbound-checks: expected on or off");
 	expect_line_error("authserv-id bad_name!", "authserv-id: 'bad_name!' is not a host name");
-	expect_line_error("dkim sign example.org selector s key",
-			  "dkim: wrong number of arguments (usage: dkim sign DOMAIN selector S key FILE)");
+	expect_line_error(
+	    "dkim sign example.org selector s key",
+	    "dkim: wrong number of arguments (usage: dkim sign DOMAIN selector S key FILE)");
 	expect_line_error("dkim verify example.org selector s key /k",
 			  "dkim: expected 'dkim sign DOMAIN selector S key FILE'");
 	expect_line_error("dkim sign exa_mple selector s key /k",
