@@ -8,7 +8,6 @@
  * Security role: lets an operator validate a config before serve uses it;
  * read-only, never prints password hashes.
  */
-#include "auth/dkim_keyfile.h"
 #include "auth/dmarc.h"
 #include "cli/cli.h"
 #include "cli/cli_common.h"
@@ -274,40 +273,6 @@ static int check_tls(const struct conf *c)
 	return 0;
 }
 
-/* One `dkim sign` key: readable and acceptable for signing. */
-static int check_dkim_key(const struct conf *c, const struct conf_dkim_sign *d)
-{
-	char err[256];
-	struct dkim_key *k = dkim_key_read_file(d->key, err, sizeof err);
-
-	if (!k) {
-		cli_err("%s:%d: dkim key %s: %s", c->path, d->line, d->key, err);
-		return -1;
-	}
-	dkim_key_free(k);
-	return 0;
-}
-
-/* The Public Suffix List (when checks are on) and every signing key. */
-static int check_mailauth(const struct conf *c)
-{
-	char err[256];
-	int r = 0;
-
-	if (c->mailauth.checks) {
-		struct psl *p = psl_load(c->mailauth.psl, err, sizeof err);
-		if (!p) {
-			cli_err("%s: public-suffix-list %s: %s", c->path, c->mailauth.psl, err);
-			r = -1;
-		}
-		psl_free(p);
-	}
-	for (size_t i = 0; i < c->mailauth.n_sign; i++)
-		if (check_dkim_key(c, &c->mailauth.sign[i]) < 0)
-			r = -1;
-	return r;
-}
-
 int cli_check(int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {{"config", 'c', 1}, {NULL, 'n', 0}, {"help", 'h', 0}};
@@ -336,7 +301,7 @@ int cli_check(int argc, char **argv)
 	int r = check_users(c);
 	if (check_tls(c) < 0)
 		r = -1;
-	if (check_mailauth(c) < 0)
+	if (cli_check_mailauth(c) < 0)
 		r = -1;
 	if (r == 0 && only_nondefault)
 		r = print_nondefault(c);

@@ -8,6 +8,9 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+
+#include "auth/dkim_keyfile.h"
+#include "auth/dmarc.h"
 #include "util/conf.h"
 #include "util/str.h"
 
@@ -17,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 const char *cli_config_path(int argc, char **argv)
@@ -217,4 +221,49 @@ int cli_bad(const char *cmd, const char *what, const char *arg)
 {
 	cli_err("%s: bad %s '%s' (try sealpost %s --help)", cmd, what, arg, cmd);
 	return -1;
+}
+
+/* One `dkim sign` key: readable and acceptable for signing. */
+static int check_dkim_key(const struct conf *c, const struct conf_dkim_sign *d)
+{
+	char err[256];
+	struct dkim_key *k = dkim_key_read_file(d->key, err, sizeof err);
+
+	struct stat st;
+
+	if (!k) {
+		cli_err("%s:%d: dkim key %s: %s", c->path, d->line, d->key, err);
+		return -1;
+	}
+	dkim_key_free(k);
+	if (stat(d->key, &st) == 0 && (st.st_mode & 077))
+		cli_err("warning: %s:%d: dkim key %s can be read by others (mode %04o); "
+			"make it 0600",
+			c->path, d->line, d->key, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* The Public Suffix List (when checks are on) and every signing key. */
+int cli_check_mailauth(const struct conf *c)
+{
+	char err[256];
+	int r = 0;
+
+	if (c->mailauth.checks) {
+		struct psl *p = psl_load(c->mailauth.psl, err, sizeof err);
+		if (!p && c->mailauth.psl_line)
+			cli_err("%s:%d: public-suffix-list %s: %s", c->path, c->mailauth.psl_line,
+				c->mailauth.psl, err);
+		else if (!p)
+			cli_err("%s: public-suffix-list %s (the default; install Debian's "
+				"publicsuffix package or set public-suffix-list): %s",
+				c->path, c->mailauth.psl, err);
+		if (!p)
+			r = -1;
+		psl_free(p);
+	}
+	for (size_t i = 0; i < c->mailauth.n_sign; i++)
+		if (check_dkim_key(c, &c->mailauth.sign[i]) < 0)
+			r = -1;
+	return r;
 }

@@ -52,6 +52,11 @@ struct conf *cli_conf_defaults(void);
 /* "CMD: bad WHAT 'ARG' (try sealpost CMD --help)" on stderr; returns -1. */
 int cli_bad(const char *cmd, const char *what, const char *arg);
 
+/* Sender authentication's files: the Public Suffix List (when checks are
+ * on) and every `dkim sign` key, loadable; a key others can read is
+ * warned about. Errors printed as file:line. 0 or -1. */
+int cli_check_mailauth(const struct conf *c);
+
 /* Free a config from cli_conf_load (NULL is fine). */
 void cli_conf_free(struct conf *c);
 

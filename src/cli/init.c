@@ -457,14 +457,16 @@ static void conf_text_tail(struct tbuf *t, const struct init_quoted *q)
 		  "# DNS block lists, asked at connect on smtp listeners (needs a\n"
 		  "# resolver that may query them):\n"
 		  "#dnsbl zen.spamhaus.org\n");
-	tb_add(t, "\n# Sender authentication (docs/config.md): SPF, DKIM and DMARC checks of\n"
-		  "# inbound mail and Authentication-Results are on by default; DMARC\n"
-		  "# p=reject is refused, p=quarantine goes to the Junk folder.\n"
-		  "#dmarc-policy enforce\n"
-		  "#spf-fail dmarc\n"
-		  "# Sign outbound mail (make a key and its DNS record with\n"
-		  "# `sealpost dkim keygen --domain D --selector S --key FILE`):\n"
-		  "#dkim sign example.org selector s2026 key /etc/sealpost/dkim/example.org.s2026.key\n");
+	tb_add(
+	    t,
+	    "\n# Sender authentication (docs/config.md): SPF, DKIM and DMARC checks of\n"
+	    "# inbound mail and Authentication-Results are on by default; DMARC\n"
+	    "# p=reject is refused, p=quarantine goes to the Junk folder.\n"
+	    "#dmarc-policy enforce\n"
+	    "#spf-fail dmarc\n"
+	    "# Sign outbound mail (make a key and its DNS record with\n"
+	    "# `sealpost dkim keygen --domain D --selector S --key FILE`):\n"
+	    "#dkim sign example.org selector s2026 key /etc/sealpost/dkim/example.org.s2026.key\n");
 }
 
 /* Build the config text and check it with the real parser. */

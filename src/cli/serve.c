@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "parent/parent.h"
 #include "util/conf.h"
 
@@ -42,5 +43,7 @@ int cli_serve(int argc, char **argv)
 		conf_errors_print(&errs);
 		return 1;
 	}
+	if (cli_check_mailauth(&c) < 0) /* before forking: a bad key stops here */
+		return 1;
 	return parent_run(&c, fg);
 }

@@ -187,6 +187,7 @@ struct conf_mailauth {
 	int spf_fail_reject;		 /* spf-fail reject|dmarc (dmarc) */
 	enum conf_dmarc_mode dmarc;	 /* dmarc-policy enforce|quarantine|mark */
 	char psl[CONF_PATH_MAX];	 /* public-suffix-list FILE */
+	int psl_line;			 /* its line, 0 = the default */
 	struct conf_dkim_sign sign[CONF_MAX_DKIM_SIGN];
 	size_t n_sign;
 };

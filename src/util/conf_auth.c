@@ -77,6 +77,7 @@ void conf_auth_dmarc_policy(struct pctx *p, const struct toks *t)
 void conf_auth_psl(struct pctx *p, const struct toks *t)
 {
 	conf_set_path(p, t, p->c->mailauth.psl, sizeof p->c->mailauth.psl);
+	p->c->mailauth.psl_line = p->line;
 }
 
 /* A selector: DNS labels of letters, digits, '-' and '_'. */

@@ -343,9 +343,23 @@ def test_check_reports_bad_keys_and_suffix_list(make_server, tmp_path):
         srv.conf, n + 1, tmp_path / "missing.key") in err, err
     assert "%s:%d: dkim key %s:" % (srv.conf, n + 2, weak) in err and "2048" in err, err
     assert "public-suffix-list %s" % (tmp_path / "no-such-list.dat") in err, err
-    # serve refuses to start the same way (the worker cannot load the list)
-    with pytest.raises(h.ServerError):
-        srv.start(timeout=10 * h.SLOW)
+    # serve refuses to start the same way, before it forks anything
+    r = subprocess.run([h.BIN, "serve", "-c", srv.conf, "-f"], capture_output=True, text=True,
+                       timeout=30 * h.SLOW)
+    assert r.returncode == 1 and "dkim key %s" % weak in r.stderr, r.stderr
+
+
+def test_check_warns_about_a_key_others_can_read(make_server, tmp_path):
+    srv = make_server(start=False)
+    key, _v, _z = keygen(str(tmp_path), "open")
+    os.chmod(key, 0o644)
+    lines = srv.read_conf().splitlines()
+    with open(srv.conf, "a") as f:
+        f.write("dkim sign %s selector open key %s\n" % (SIGNER, key))
+    r = srv.cli("check")
+    assert r.returncode == 0, r.stderr
+    assert ("warning: %s:%d: dkim key %s can be read by others (mode 0644); make it 0600"
+            % (srv.conf, len(lines) + 1, key)) in r.stderr.decode(), r.stderr
 
 
 FROM_TRICKS = [
