@@ -4,7 +4,7 @@
  * (RFC 7489) from the From: domain — and the Authentication-Results field
  * (RFC 8601) that records the verdicts in front of the message.
  *
- * Everything is asynchronous: SPF starts when MAIL FROM is accepted, DKIM
+ * Everything is asynchronous: SPF starts with the first accepted RCPT, DKIM
  * keys and the DMARC policy are asked for as soon as the header is
  * complete (smtp_header.c), while the body still streams in; the DKIM body
  * hashes are computed as it passes. At the end of data the session waits
