@@ -758,12 +758,11 @@ static void d_trusted(struct pctx *p, const struct toks *t)
 
 static void d_rcvd_auth(struct pctx *p, const struct toks *t)
 {
-	if (strcmp(t->v[1], "yes") == 0)
-		p->c->received_auth_user = 1;
-	else if (strcmp(t->v[1], "no") == 0)
-		p->c->received_auth_user = 0;
-	else
-		conf_perr(p, "received-auth-user: expected yes or no");
+	static const char *const words[] = {"yes", "no"};
+	int k = conf_choice(p, t, words, 2);
+
+	if (k >= 0)
+		p->c->received_auth_user = k == 0;
 }
 
 int conf_trusted(const struct conf *c, int family, const void *addr)
@@ -779,6 +778,24 @@ int conf_trusted(const struct conf *c, int family, const void *addr)
 			return 1;
 	}
 	return 0;
+}
+
+int conf_choice(struct pctx *p, const struct toks *t, const char *const *words, size_t n)
+{
+	char list[WHY_MAX];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t->v[1], words[i]) == 0)
+			return (int)i;
+	for (size_t i = 0; i < n && o < sizeof list; i++) {
+		const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+		if (str_fmt(list + o, sizeof list - o, "%s%s", sep, words[i]) < 0)
+			break;
+		o += strlen(list + o);
+	}
+	conf_perr(p, "%s: expected %s", t->v[0], list);
+	return -1;
 }
 
 /* tls cert FILE key FILE: one certificate (with chain) and its key. */

@@ -44,34 +44,30 @@ void conf_auth_authserv(struct pctx *p, const struct toks *t)
 
 void conf_auth_checks(struct pctx *p, const struct toks *t)
 {
-	if (strcmp(t->v[1], "on") == 0)
-		p->c->mailauth.checks = 1;
-	else if (strcmp(t->v[1], "off") == 0)
-		p->c->mailauth.checks = 0;
-	else
-		conf_perr(p, "inbound-checks: expected on or off");
+	static const char *const words[] = {"on", "off"};
+	int k = conf_choice(p, t, words, 2);
+
+	if (k >= 0)
+		p->c->mailauth.checks = k == 0;
 }
 
 void conf_auth_spf_fail(struct pctx *p, const struct toks *t)
 {
-	if (strcmp(t->v[1], "reject") == 0)
-		p->c->mailauth.spf_fail_reject = 1;
-	else if (strcmp(t->v[1], "dmarc") == 0)
-		p->c->mailauth.spf_fail_reject = 0;
-	else
-		conf_perr(p, "spf-fail: expected dmarc or reject");
+	static const char *const words[] = {"dmarc", "reject"};
+	int k = conf_choice(p, t, words, 2);
+
+	if (k >= 0)
+		p->c->mailauth.spf_fail_reject = k;
 }
 
 void conf_auth_dmarc_policy(struct pctx *p, const struct toks *t)
 {
-	if (strcmp(t->v[1], "enforce") == 0)
-		p->c->mailauth.dmarc = DMARC_MODE_ENFORCE;
-	else if (strcmp(t->v[1], "quarantine") == 0)
-		p->c->mailauth.dmarc = DMARC_MODE_QUARANTINE;
-	else if (strcmp(t->v[1], "mark") == 0)
-		p->c->mailauth.dmarc = DMARC_MODE_MARK;
-	else
-		conf_perr(p, "dmarc-policy: expected enforce, quarantine or mark");
+	/* in enum conf_dmarc_mode order */
+	static const char *const words[] = {"enforce", "quarantine", "mark"};
+	int k = conf_choice(p, t, words, 3);
+
+	if (k >= 0)
+		p->c->mailauth.dmarc = (enum conf_dmarc_mode)k;
 }
 
 void conf_auth_psl(struct pctx *p, const struct toks *t)

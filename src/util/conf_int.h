@@ -113,6 +113,10 @@ int conf_path_set(char *dst, size_t cap, const char *s, const char **why);
 /* conf_path_set of t->v[1], errors reported as "DIRECTIVE: 'PATH' reason". */
 void conf_set_path(struct pctx *p, const struct toks *t, char *dst, size_t cap);
 
+/* t->v[1] as one of words[0..n): its index, or -1 after reporting
+ * "DIRECTIVE: expected W1, W2 or W3". */
+int conf_choice(struct pctx *p, const struct toks *t, const char *const *words, size_t n);
+
 /* ---- conf_limits.c: durations and URL hosts (also used by conf_remote.c) - */
 
 #define CONF_MS_S    1000ull

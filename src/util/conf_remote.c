@@ -113,12 +113,11 @@ void conf_out_trust_anchor(struct pctx *p, const struct toks *t)
 
 void conf_out_mta_sts(struct pctx *p, const struct toks *t)
 {
-	if (strcmp(t->v[1], "on") == 0)
-		p->c->out.mta_sts = 1;
-	else if (strcmp(t->v[1], "off") == 0)
-		p->c->out.mta_sts = 0;
-	else
-		conf_perr(p, "mta-sts: expected on or off");
+	static const char *const words[] = {"on", "off"};
+	int k = conf_choice(p, t, words, 2);
+
+	if (k >= 0)
+		p->c->out.mta_sts = k == 0;
 }
 
 /* ---- relay via URL [auth FILE] ------------------------------------------ */
