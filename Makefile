@@ -63,13 +63,13 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: $(B)/sealpost
-	SEALPOST_BIN=$(CURDIR)/$(B)/sealpost /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+	SEALPOST_BIN=$(CURDIR)/$(B)/sealpost /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=10 tests/integration
 
 san-test: $(SAN)/sealpost $(patsubst tests/unit/%.c,$(SAN)/unit/%,$(UNIT_SRC))
 	@set -e; for t in $(patsubst tests/unit/%.c,$(SAN)/unit/%,$(UNIT_SRC)); do echo "== $$t"; $$t; done
 	SEALPOST_BIN=$(CURDIR)/$(SAN)/sealpost SEALPOST_SANITIZED=1 \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not slow" tests/integration
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests/integration
 
 test: test-deps
 	$(MAKE) all
