@@ -15,6 +15,7 @@
 static void fill_env(struct qenv *e, struct qenv_rcpt *r, size_t n)
 {
 	memset(e, 0, sizeof *e);
+	memset(r, 0, n * sizeof *r); /* done flags start clear */
 	snprintf(e->id, sizeof e->id, "0123456789abcdef");
 	e->time = 1764072000;
 	snprintf(e->client, sizeof e->client, "127.0.0.1");
@@ -81,6 +82,51 @@ static void test_qenv_rejects(void **state)
 	    "sealpost-queue 1\nid 0123456789abcdef\nflags 9\nrcpt a@b\nmbox a@b\n\n",
 	    "sealpost-queue 1\nid 0123456789abcdef\nbogus 1\nrcpt a@b\nmbox a@b\n\n",
 	    "sealpost-queue 1\nid 0123456789abcdef\ntime -5\nrcpt a@b\nmbox a@b\n\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(qenv_decode(bad[i], strlen(bad[i]), &d), -1);
+}
+
+/* The late region: written at commit, read back as envelope lines and a
+ * header prefix right in front of the message. */
+static void test_qenv_late_region(void **state)
+{
+	struct qenv_rcpt r[1];
+	struct qenv e, d;
+	static char buf[8192];
+	char region[QENV_LATE_SIZE], line[sizeof QENV_LATE_LINE];
+	const char *ar = "Authentication-Results: mx.example.test; dkim=none\r\n";
+
+	(void)state;
+	fill_env(&e, r, 1);
+	long n = qenv_encode(&e, buf, sizeof buf);
+	long lo = qenv_late_line_off(buf, (size_t)n);
+	assert_true(n > QENV_LATE_SIZE && lo > 0);
+	/* as opened: an empty region, the message right after it */
+	assert_int_equal(qenv_decode(buf, (size_t)n, &d), 0);
+	assert_int_equal(d.body_off, (size_t)n);
+	assert_string_equal(d.folder, "");
+	qenv_free(&d);
+	/* as committed */
+	assert_int_equal(qenv_late_fill("folder Junk\n", ar, region, line), 0);
+	memcpy(buf + n - QENV_LATE_SIZE, region, QENV_LATE_SIZE);
+	memcpy(buf + lo, line, sizeof line - 1);
+	assert_int_equal(qenv_decode(buf, (size_t)n, &d), 0);
+	assert_string_equal(d.folder, "Junk");
+	assert_int_equal(d.body_off, (size_t)n - strlen(ar));
+	assert_memory_equal(buf + d.body_off, ar, strlen(ar));
+	qenv_free(&d);
+	/* too much for the region */
+	static char big[QENV_LATE_SIZE + 2];
+	memset(big, 'x', sizeof big - 1);
+	assert_int_equal(qenv_late_fill("", big, region, line), -1);
+	/* a folder line outside the region, a late line twice, sizes past the region */
+	static const char *bad[] = {
+	    "sealpost-queue 1\nid 0123456789abcdef\nfolder Junk\nrcpt a@b\nmbox a@b\n\n",
+	    "sealpost-queue 1\nid 0123456789abcdef\nrcpt a@b\nmbox a@b\nlate 00000 00000\n"
+	    "late 00000 00000\n\n",
+	    "sealpost-queue 1\nid 0123456789abcdef\nrcpt a@b\nmbox a@b\nlate 02000 00049\n\n",
+	    "sealpost-queue 1\nid 0123456789abcdef\nrcpt a@b\nmbox a@b\nlate 00000 00000\n\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(qenv_decode(bad[i], strlen(bad[i]), &d), -1);
@@ -196,6 +242,7 @@ int main(void)
 	    cmocka_unit_test(test_qenv_roundtrip),
 	    cmocka_unit_test(test_qenv_null_sender_and_small_buffer),
 	    cmocka_unit_test(test_qenv_rejects),
+	    cmocka_unit_test(test_qenv_late_region),
 	    cmocka_unit_test(test_qstate),
 	    cmocka_unit_test(test_queue_id),
 	    cmocka_unit_test(test_ipc_codec),
