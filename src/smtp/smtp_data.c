@@ -223,13 +223,17 @@ void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd)
 static void smtp_message_end(struct smtp_session *s)
 {
 	const char *err = NULL;
+	char too_long[80];
 
 	smtp_limits_bev(s, 0);
 	s->cmd_since = time(NULL);
 	s->state = SS_CMD;
 	smtp_msg_feed_end(s);
-	if (s->mh.too_big)
-		err = "552 5.3.4 Message header section too large (over 256 KB)";
+	if (s->mh.too_big &&
+	    str_fmt(too_long, sizeof too_long,
+		    "552 5.3.4 Message header section too large (over %zu KB)",
+		    smtp_header_cap() / 1024) == 0)
+		err = too_long;
 	else if (s->too_big)
 		err = "552 5.3.4 Message size exceeds fixed maximum message size";
 	else if (s->body.flags & SMTP_BODY_BARE_CRLF)

@@ -1,6 +1,6 @@
 /*
  * smtp_header: the header section of the message being received. It is
- * held back (bounded by SMTP_HEADER_MAX) until the empty line that ends
+ * held back (bounded by smtp_header_cap()) until the empty line that ends
  * it, so that
  *   - Authentication-Results fields that claim our authserv-id are
  *     removed before anything reaches the queue file (RFC 8601 5: a
@@ -32,11 +32,21 @@ void smtp_header_reset(struct smtp_session *s)
 	memset(&s->mh, 0, sizeof s->mh);
 }
 
-/* Room for n more octets (up to SMTP_HEADER_MAX); returns how many fit. */
+size_t smtp_header_cap(void)
+{
+	size_t m = W.conf->limits.session_memory;
+
+	/* limits session-memory lowers it: a connection then holds at most
+	 * about twice that */
+	return m >= SMTP_HEADER_MIN && m < SMTP_HEADER_MAX ? m : SMTP_HEADER_MAX;
+}
+
+/* Room for n more octets (up to the cap); returns how many fit. */
 static size_t smtp_header_room(struct smtp_session *s, size_t n)
 {
 	struct smtp_header *h = &s->mh;
-	size_t want = h->len + n > SMTP_HEADER_MAX ? SMTP_HEADER_MAX : h->len + n;
+	size_t limit = smtp_header_cap();
+	size_t want = h->len + n > limit ? limit : h->len + n;
 
 	if (want > h->cap) {
 		size_t cap = (want + SMTP_HEADER_CHUNK - 1) / SMTP_HEADER_CHUNK * SMTP_HEADER_CHUNK;
@@ -178,7 +188,7 @@ static size_t smtp_header_take(struct smtp_session *s, const char *p, size_t n)
 		smtp_header_done(s);
 		return (size_t)end + 2 - old;
 	}
-	if (fit < n || h->len >= SMTP_HEADER_MAX) {
+	if (fit < n || h->len >= smtp_header_cap()) {
 		h->too_big = 1;
 		smtp_header_done(s);
 		return n;

@@ -68,6 +68,7 @@ struct smtp_listener {
 };
 
 #define SMTP_HEADER_MAX (256 * 1024) /* header section held for A-R removal and DKIM */
+#define SMTP_HEADER_MIN (16 * 1024)  /* ... never less, whatever session-memory says */
 
 /* The header section of the message being received (smtp_header.c). */
 struct smtp_header {
@@ -76,7 +77,7 @@ struct smtp_header {
 	size_t hlen;	  /* header length once done (with its last CRLF) */
 	int done;	  /* the header has been written out */
 	int blank;	  /* it ended with an empty line */
-	int too_big;	  /* over SMTP_HEADER_MAX: the message is refused */
+	int too_big;	  /* over smtp_header_cap(): the message is refused */
 	unsigned removed; /* forged Authentication-Results fields dropped */
 };
 
@@ -245,6 +246,9 @@ void smtp_on_sender_result(struct smtp_session *s, uint32_t ok);
 void smtp_msg_feed(struct smtp_session *s, const char *p, size_t n);
 void smtp_msg_feed_end(struct smtp_session *s);
 void smtp_header_reset(struct smtp_session *s);
+/* The most header octets held: SMTP_HEADER_MAX, or limits session-memory
+ * when that is lower. */
+size_t smtp_header_cap(void);
 
 /* smtp_check.c: SPF at MAIL, DKIM and DMARC over the message */
 /* A recipient accepted: start the checks this transaction's mail gets

@@ -430,3 +430,12 @@ def test_mail_rset_loops_start_no_dns_work(server, zone):
             h.check_reply(c.reply(), "250")
     flood = [q for q in zone.queries[before:] if "flood.example" in q[0]]
     assert flood == [], flood[:5]
+
+
+def test_header_cap_follows_lower_session_memory(make_server, zone):
+    srv = make_server(conf={"resolver": zone.addr}, limits={"session-memory": "32K"})
+    big = ["X-Filler-%d: %s" % (i, "x" * 900) for i in range(40)]
+    rep = send(srv, "someone@good.example", message("good.example", extra=big),
+               expect="552 5.3.4")
+    assert "(over 32 KB)" in rep.text, rep
+    send(srv, "someone@good.example", message("good.example", extra=big[:20]))
