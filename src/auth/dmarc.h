@@ -45,6 +45,10 @@ void psl_stats(const struct psl *p, size_t *rules, size_t *bytes);
  * it lowercased into out. 0, or -1 when unusable. */
 int psl_domain_norm(const char *in, char *out, size_t cap);
 
+/* s[0..n) with every label that is not ASCII turned into its A-label
+ * (Punycode, RFC 3492; no further IDNA mapping), into out[cap]. 0 or -1. */
+int psl_name_ascii(const char *s, size_t n, char *out, size_t cap);
+
 /* ---- records -------------------------------------------------------------- */
 
 enum dmarc_policy { DMARC_P_NONE = 0, DMARC_P_QUARANTINE, DMARC_P_REJECT };

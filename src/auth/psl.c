@@ -291,7 +291,7 @@ static int psl_label_ascii(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* A rule name with Unicode labels into A-labels; 0 or -1. */
-static int psl_name_ascii(const char *s, size_t n, char *out, size_t cap)
+int psl_name_ascii(const char *s, size_t n, char *out, size_t cap)
 {
 	size_t k = 0;
 

@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <string.h>
 
+#define CLI_SHOW_MAX 200 /* octets of a bad argument repeated in an error */
+
 const char *cli_config_path(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -219,7 +221,12 @@ struct conf *cli_conf_defaults(void)
 
 int cli_bad(const char *cmd, const char *what, const char *arg)
 {
-	cli_err("%s: bad %s '%s' (try sealpost %s --help)", cmd, what, arg, cmd);
+	char shown[CLI_SHOW_MAX];
+
+	/* the argument as typed, but never control octets, and not all of a huge one */
+	str_sanitize(shown, sizeof shown, arg, strlen(arg));
+	cli_err("%s: bad %s '%s%s' (try sealpost %s --help)", cmd, what, shown,
+		strlen(arg) >= sizeof shown ? "..." : "", cmd);
 	return -1;
 }
 

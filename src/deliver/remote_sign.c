@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/addr_domain.h"
 #include "auth/dkim.h"
 #include "auth/dkim_keyfile.h"
 #include "cli/send_addr.h"
@@ -54,22 +55,21 @@ void remote_sign_init(const struct conf *c)
 	}
 }
 
-/* The From: domain of the message (the first address), lowercased. */
+/* The From: domain of the message: exactly one address, read as the
+ * inbound checks read it (addr_domain). 0 or -1 (not signed). */
 static int remote_sign_from(const char *msg, size_t len, char *out, size_t cap)
 {
 	static const char *const fields[] = {"From"};
 	char addr[SIGN_FROM_MAX][SEND_ADDR_MAX];
 	struct send_rcpts from = {addr, 0, SIGN_FROM_MAX};
-	const char *why, *at;
+	const char *why;
 	size_t hlen, body_off;
 	int sep;
 
 	hlen = send_hdr_len(msg, len, &body_off, &sep);
-	if (send_hdr_addrs(msg, hlen, fields, 1, &from, &why) < 0 || from.n == 0 ||
-	    (at = strrchr(addr[0], '@')) == NULL || str_copy(out, cap, at + 1) < 0)
+	if (send_hdr_addrs(msg, hlen, fields, 1, &from, &why) < 0 || from.n != 1)
 		return -1;
-	str_lower(out);
-	return 0;
+	return addr_domain(addr[0], out, cap);
 }
 
 /* domain is d or a subdomain of d. */

@@ -92,6 +92,13 @@ static int dns_ctx_setup(struct ub_ctx *ctx, const struct conf *c, char *err, si
 	/* The forwarder may well be a local cache (127.0.0.1, ::1). */
 	if ((r = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0)
 		return dns_fail(err, cap, "do-not-query-localhost", r);
+	/* Names whose servers never answer (an attacker can make us ask for
+	 * them) must not get the forwarder itself marked as down for long:
+	 * keep probing it and forget timeouts after a minute. */
+	if ((r = ub_ctx_set_option(ctx, "infra-keep-probing:", "yes")) != 0)
+		return dns_fail(err, cap, "infra-keep-probing", r);
+	if ((r = ub_ctx_set_option(ctx, "infra-host-ttl:", "60")) != 0)
+		return dns_fail(err, cap, "infra-host-ttl", r);
 	if (c->resolver_addr_len == 0) {
 		if ((r = ub_ctx_resolvconf(ctx, "/etc/resolv.conf")) != 0)
 			return dns_fail(err, cap, "/etc/resolv.conf", r);
@@ -204,13 +211,15 @@ static void dns_result_fill(struct dns_result *r, const struct ub_result *res)
 	r->ttl = res->ttl > 0 ? (unsigned)res->ttl : 0;
 	if (r->status != DNS_OK || !res->data || !res->len)
 		return;
-	for (size_t i = 0; i < DNS_MAX_RR && res->data[i]; i++) {
+	size_t i = 0;
+	for (; i < DNS_MAX_RR && res->data[i]; i++) {
 		if (res->len[i] < 0)
 			continue;
 		r->rr[r->n_rr] = (const unsigned char *)res->data[i];
 		r->rr_len[r->n_rr] = (size_t)res->len[i];
 		r->n_rr++;
 	}
+	r->truncated = i == DNS_MAX_RR && res->data[i] != NULL;
 	if (r->n_rr == 0)
 		r->status = DNS_NODATA;
 }

@@ -29,8 +29,9 @@ enum dns_status {
 
 struct dns_result {
 	enum dns_status status;
-	int secure;   /* DNSSEC-validated (only with a trust anchor) */
-	unsigned ttl; /* seconds the answer may be kept (0: do not keep) */
+	int secure;    /* DNSSEC-validated (only with a trust anchor) */
+	unsigned ttl;  /* seconds the answer may be kept (0: do not keep) */
+	int truncated; /* more than DNS_MAX_RR records came: only the first are here */
 	size_t n_rr;
 	const unsigned char *rr[DNS_MAX_RR]; /* rdata, wire form */
 	size_t rr_len[DNS_MAX_RR];

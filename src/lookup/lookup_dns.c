@@ -43,15 +43,22 @@ static int lookup_dns_name_ok(const char *n)
 static void lookup_dns_reply(struct ipc_chan *ch, uint64_t req, const struct dns_result *r)
 {
 	size_t n = 0, room = LOOKUP_DNS_ANSWER_ROOM;
+	uint32_t status = (uint32_t)r->status;
 
 	while (n < r->n_rr && r->rr_len[n] + 4 <= room)
 		room -= r->rr_len[n++] + 4;
+	/* A record set we cannot pass whole is no answer: the record the
+	 * checks look for (SPF, a key, a DMARC policy) may be among those
+	 * left out, so "none" would fail open. They see a temporary error. */
+	if (r->truncated || n < r->n_rr) {
+		status = DNS_TEMPFAIL;
+		n = 0;
+	}
 	ipc_msg_init(L.out, IPC_DNS_ANSWER);
 	ipc_put_u64(L.out, req);
-	/* answers cut short for room still count as an answer: the RRs kept are real */
-	ipc_put_u32(L.out, (uint32_t)r->status);
+	ipc_put_u32(L.out, status);
 	ipc_put_u32(L.out, (uint32_t)r->secure);
-	ipc_put_u32(L.out, (uint32_t)r->ttl);
+	ipc_put_u32(L.out, status == DNS_TEMPFAIL ? 0 : (uint32_t)r->ttl);
 	ipc_put_u32(L.out, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		ipc_put_strn(L.out, (const char *)r->rr[i], r->rr_len[i]);

@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/addr_domain.h"
 #include "auth/authres.h"
 #include "auth/dkim.h"
 #include "auth/dmarc.h"
@@ -84,10 +85,27 @@ static void smtp_spf_done(void *arg, const struct spf_answer *a)
 	smtp_checks_progress(c);
 }
 
+/* MAIL FROM for SPF: an internationalized domain as its A-label (RFC 8616). */
+static const char *smtp_spf_sender(const struct smtp_session *s, char *buf, size_t cap)
+{
+	const char *at = strrchr(s->from, '@');
+	char d[DNS_NAME_MAX];
+
+	for (const char *p = s->from; *p; p++)
+		if ((unsigned char)*p >= 0x80) {
+			if (!at || addr_domain(s->from, d, sizeof d) < 0 ||
+			    str_fmt(buf, cap, "%.*s@%s", (int)(at - s->from), s->from, d) < 0)
+				return s->from; /* SPF says none for what it cannot read */
+			return buf;
+		}
+	return s->from;
+}
+
 void smtp_checks_mail(struct smtp_session *s)
 {
+	char sender[SMTP_ADDR_MAX + DNS_NAME_MAX];
 	struct spf_request rq = {.ip = s->addr,
-				 .sender = s->from,
+				 .sender = smtp_spf_sender(s, sender, sizeof sender),
 				 .helo = s->helo,
 				 .receiver = W.conf->hostname,
 				 .timeout_ms = CHECK_SPF_TIMEOUT_MS};
@@ -182,9 +200,10 @@ static size_t smtp_from_fields(const char *hdr, size_t len)
 	return n;
 }
 
-/* The one domain of the From: addresses (lowercased, no trailing dot):
- * 0; 1 when there is no From: at all; 2 when there are several From:
- * fields or domains, or the field cannot be read (RFC 7489 6.6.1). */
+/* The one domain of the From: addresses (addr_domain: A-labels,
+ * lowercased, no trailing dot): 0; 1 when there is no From: at all; 2
+ * when there are several From: fields or domains, or one cannot be read
+ * (RFC 7489 6.6.1). */
 static int smtp_from_domain(const char *hdr, size_t len, char *out, size_t cap)
 {
 	static const char *const fields[] = {"From"};
@@ -200,18 +219,13 @@ static int smtp_from_domain(const char *hdr, size_t len, char *out, size_t cap)
 	else if (rc == 0 && from.n == 0)
 		rc = 2; /* a From: field without an address */
 	for (size_t i = 0; rc == 0 && i < from.n; i++) {
-		const char *at = strrchr(addr[i], '@');
-		size_t dl = at ? strlen(at + 1) : 0;
-		while (dl > 0 && at[dl] == '.')
-			dl--; /* "example.org." is example.org */
-		if (dl == 0 || (out[0] && (strlen(out) != dl || strncasecmp(out, at + 1, dl) != 0)))
+		char d[DMARC_DOMAIN_MAX];
+		if (addr_domain(addr[i], d, sizeof d) < 0 || (out[0] && strcmp(out, d) != 0))
 			rc = 2;
-		else if (!out[0] && str_copyn(out, cap, at + 1, dl) < 0)
+		else if (!out[0] && str_copy(out, cap, d) < 0)
 			rc = 2;
 	}
 	free(addr);
-	if (rc == 0)
-		str_lower(out);
 	return rc;
 }
 

@@ -229,10 +229,9 @@ static void smtp_message_end(struct smtp_session *s)
 	s->cmd_since = time(NULL);
 	s->state = SS_CMD;
 	smtp_msg_feed_end(s);
-	if (s->mh.too_big &&
-	    str_fmt(too_long, sizeof too_long,
-		    "552 5.3.4 Message header section too large (over %zu KB)",
-		    smtp_header_cap() / 1024) == 0)
+	if (s->mh.too_big && str_fmt(too_long, sizeof too_long,
+				     "552 5.3.4 Message header section too large (over %zu KB)",
+				     smtp_header_cap() / 1024) == 0)
 		err = too_long;
 	else if (s->too_big)
 		err = "552 5.3.4 Message size exceeds fixed maximum message size";

@@ -71,6 +71,17 @@ static void smtp_verdict_dkim(struct smtp_checks *c, struct smtp_verdict *v, str
 	}
 }
 
+/* Did SPF or any DKIM signature end in a temporary error? */
+static int smtp_verdict_unsure(const struct smtp_checks *c, const struct smtp_verdict *v)
+{
+	if (c->spf_ans.result == SPF_TEMPERROR)
+		return 1;
+	for (size_t i = 0; i < v->n_dkim; i++)
+		if (v->dkim[i].result == DKIM_TEMPERROR)
+			return 1;
+	return 0;
+}
+
 static void smtp_verdict_dmarc(struct smtp_checks *c, struct smtp_verdict *v,
 			       const struct dmarc_auth *da)
 {
@@ -86,6 +97,10 @@ static void smtp_verdict_dmarc(struct smtp_checks *c, struct smtp_verdict *v,
 	}
 	dmarc_evaluate(smtp_psl, &c->found, &in, arc4random_uniform(100), &v->dmarc);
 	v->dmarc_result = v->dmarc.result;
+	/* No pass, but SPF or a DKIM signature could not be checked for now:
+	 * the verdict is not known (never a permanent refusal on it). */
+	if (v->dmarc_result == DMARC_FAIL && smtp_verdict_unsure(c, v))
+		v->dmarc_result = DMARC_TEMPERROR;
 }
 
 /* "d/s/result,..." for the record (sanitized later with the whole line). */
@@ -148,14 +163,24 @@ static const char *smtp_verdict_action(struct smtp_session *s, struct smtp_check
 	}
 	if (a->dmarc == DMARC_MODE_MARK)
 		return NULL;
-	if (c->from_state == 2) { /* RFC 7489 6.6.1: no single author domain to judge */
+	if (c->from_state != 0) { /* RFC 7489 6.6.1: no single author domain to judge */
 		if (a->dmarc == DMARC_MODE_QUARANTINE) {
 			s->junk = 1;
 			return NULL;
 		}
 		str_copy(reply, cap,
-			 "550 5.7.1 Message refused: the From: header must name exactly one "
-			 "sender domain (RFC 5322 3.6.2, RFC 7489 6.6.1)");
+			 c->from_state == 1
+			     ? "550 5.7.1 Message refused: no From: header (RFC 5322 3.6)"
+			     : "550 5.7.1 Message refused: the From: header must name exactly one "
+			       "sender domain (RFC 5322 3.6.2, RFC 7489 6.6.1)");
+		return reply;
+	}
+	if (v->dmarc_result == DMARC_TEMPERROR && c->found.status == DMARC_PASS &&
+	    v->dmarc.disposition == DMARC_P_REJECT && a->dmarc == DMARC_MODE_ENFORCE) {
+		/* p=reject, nothing passed, something could not be checked: ask again later */
+		str_copy(reply, cap,
+			 "451 4.7.5 Sender authentication could not be completed (a DNS lookup "
+			 "failed for now); try again later");
 		return reply;
 	}
 	if (v->dmarc_result != DMARC_FAIL)

@@ -72,9 +72,19 @@ def zone(tmp_path_factory):
         ("exp.spffail.example", "TXT", '"%{i} is not a mail server of %{d}"'),
         ("tmp.example", "TXT", '"v=spf1 ip4:127.0.0.1 -all"'),
         ("_dmarc.tmp.example", "TXT", '"v=DMARC1; p=reject"'),
-    ]
+        # internationalized: b\u00fccher.example as its A-label
+        ("xn--bcher-kva.example", "TXT", '"v=spf1 -all"'),
+        ("_dmarc.xn--bcher-kva.example", "TXT", '"v=DMARC1; p=reject"'),
+        # SPF and the key answer SERVFAIL, the policy says reject
+        ("_dmarc.unsure.example", "TXT", '"v=DMARC1; p=reject"'),
+        ("sel._domainkey.unsure.example", "TXT", key_txt),
+        # more TXT records at _dmarc than a DNS answer passes on
+        ("many.example", "TXT", '"v=spf1 -all"'),
+        ("_dmarc.many.example", "TXT", '"v=DMARC1; p=reject"'),
+    ] + [("_dmarc.many.example", "TXT", '"a%d"' % i) for i in range(66)]
     dns = TestDNS(records).start()
     dns.servfail.add("_dmarc.tmp.example")
+    dns.servfail.update({"unsure.example", "sel._domainkey.unsure.example"})
     dns.pem = pem
     dns.records = records
     yield dns
@@ -369,6 +379,11 @@ FROM_TRICKS = [
     ["From: <ceo@strict.example> <x@good.example>"],
     ["From: " + ",\r\n ".join("u%d@strict.example" % i for i in range(70))],
     ["From: " + "a" * 300 + "@strict.example"],
+    ["From: a@strict.example@good.example"],
+    ["From: a@[strict.example]"],
+    ["From: a@.strict.example"],
+    ["From: a@strict..example"],
+    ["From: a@stri_ct.example"],
 ]
 
 
@@ -439,3 +454,45 @@ def test_header_cap_follows_lower_session_memory(make_server, zone):
                expect="552 5.3.4")
     assert "(over 32 KB)" in rep.text, rep
     send(srv, "someone@good.example", message("good.example", extra=big[:20]))
+
+
+def test_no_from_is_refused(server, zone):
+    srv = server()
+    rep = send(srv, "someone@good.example", b"Subject: s\r\n\r\nFrom: a@strict.example\r\n",
+               expect="550 5.7.1")
+    assert "no From: header" in rep.text, rep
+
+
+def test_idn_from_domain_is_judged_as_its_a_label(server, zone):
+    """RFC 8616: b\u00fccher.example is looked up as xn--bcher-kva.example,
+    so a U-label cannot dodge that domain's SPF and DMARC records."""
+    srv = server()
+    with srv.client() as c:
+        c.ehlo("mta.sender.example")
+        h.check_reply(c.cmd("MAIL FROM:<x@b\u00fccher.example> SMTPUTF8"), "250")
+        h.check_reply(c.cmd("RCPT TO:<%s>" % RCPT), "250")
+        raw = "From: CEO <ceo@b\u00fccher.example>\r\nSubject: s\r\n\r\nhi\r\n".encode()
+        rep = c.data(_wire(raw))
+    h.check_reply(rep, "550 5.7.1")
+    assert "xn--bcher-kva.example" in rep.text, rep
+    assert "spf=xn--bcher-kva.example/fail" in srv.log_text()
+
+
+def test_dmarc_unsure_is_deferred_not_refused(server, zone):
+    """p=reject, nothing passed, but SPF and the DKIM key lookup failed for
+    now: 451, never 550 (the sender's retry gets checked again)."""
+    srv = server()
+    msg = signed(zone, message("unsure.example"), "unsure.example")
+    rep = send(srv, "someone@unsure.example", msg, expect="451 4.7.5")
+    assert "try again later" in rep.text, rep
+    log = srv.log_text()
+    assert "dmarc=temperror spf=unsure.example/temperror" in log, log[-2000:]
+
+
+def test_too_many_dmarc_txt_records_is_temperror(server, zone):
+    """A record set too big to pass on whole may hide the policy: the
+    lookup counts as failed for now (temperror), never as "no policy"."""
+    srv = server()
+    send(srv, "someone@many.example", message("many.example"))
+    ar = authres(srv.read_mail("bob", timeout=WAIT)[0])
+    assert "dmarc=temperror" in ar, ar
