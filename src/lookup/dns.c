@@ -99,6 +99,10 @@ static int dns_ctx_setup(struct ub_ctx *ctx, const struct conf *c, char *err, si
 		return dns_fail(err, cap, "infra-keep-probing", r);
 	if ((r = ub_ctx_set_option(ctx, "infra-host-ttl:", "60")) != 0)
 		return dns_fail(err, cap, "infra-host-ttl", r);
+	/* and a query whose server stays silent gives up within seconds, not
+	 * after a two-minute backoff */
+	if ((r = ub_ctx_set_option(ctx, "infra-cache-max-rtt:", "5000")) != 0)
+		return dns_fail(err, cap, "infra-cache-max-rtt", r);
 	if (c->resolver_addr_len == 0) {
 		if ((r = ub_ctx_resolvconf(ctx, "/etc/resolv.conf")) != 0)
 			return dns_fail(err, cap, "/etc/resolv.conf", r);

@@ -32,7 +32,7 @@
 #define SMTP_DNS_SLOTS	   1024
 #define SMTP_DNS_ENTRY_MAX 4096 /* rdata octets of one cached answer */
 #define SMTP_DNS_TTL_MAX   300	/* seconds: a cached answer is asked again after this */
-#define SMTP_DNS_INFLIGHT  1024 /* questions waiting for lookup, per worker */
+#define SMTP_DNS_INFLIGHT  256  /* questions waiting for lookup, per worker */
 
 struct smtp_dnsq {
 	struct smtp_dnsq *next;
