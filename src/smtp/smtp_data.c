@@ -21,8 +21,7 @@
 #include "util/str.h"
 
 #define SMTP_RECEIVED_MAX 2048
-#define SMTP_HDR_CAPTURE  (16 * 1024) /* From: field bytes kept for the From: check */
-#define SMTP_FROM_MAX	  16	      /* From: addresses checked */
+#define SMTP_FROM_MAX	  16 /* From: addresses checked */
 
 static void smtp_from_header_check(struct smtp_session *s);
 static void smtp_refuse_from(struct smtp_session *s, const char *reply);
@@ -281,8 +280,9 @@ static void smtp_from_header_check(struct smtp_session *s)
 	char list[SMTP_FROM_MAX * SEND_ADDR_MAX];
 	size_t o = 0;
 
-	if (!addr || s->hdr_len > SMTP_HDR_CAPTURE ||
-	    send_hdr_addrs(s->hdr ? s->hdr : "", s->hdr_len, fields, 1, &from, &why) < 0 ||
+	/* the header held by smtp_header.c, complete by now */
+	if (!addr ||
+	    send_hdr_addrs(s->mh.buf ? s->mh.buf : "", s->mh.hlen, fields, 1, &from, &why) < 0 ||
 	    from.n == 0) {
 		free(addr);
 		smtp_refuse_from(s, why ? "554 5.6.0 Message refused: unreadable From: header"
@@ -346,82 +346,6 @@ void smtp_on_committed(struct smtp_session *s, int ok, const char *why)
 	smtp_txn_reset(s);
 }
 
-/* Append one octet of a From: field to the capture (bounded). */
-static void smtp_from_keep(struct smtp_session *s, char ch)
-{
-	if (!s->hdr && (s->hdr = malloc(SMTP_HDR_CAPTURE)) == NULL) {
-		s->hdr_len = SMTP_HDR_CAPTURE; /* reads as "too long": refused */
-		return;
-	}
-	if (s->hdr_len < SMTP_HDR_CAPTURE)
-		s->hdr[s->hdr_len] = ch;
-	if (s->hdr_len <= SMTP_HDR_CAPTURE)
-		s->hdr_len++;
-}
-
-/* At the start of a header line: a continuation, the end of the header, or a field. */
-static void smtp_hdr_bol(struct smtp_session *s, char ch)
-{
-	if (ch == ' ' || ch == '\t') {
-		s->hdr_state = HS_MID; /* continues the field before: kept if that was From: */
-		if (s->hdr_from)
-			smtp_from_keep(s, ch);
-	} else if (ch == '\r') {
-		s->hdr_state = HS_CR_BOL;
-	} else {
-		s->hdr_from = 0;
-		s->hdr_pre_n = 0;
-		s->hdr_state = HS_NAME;
-		s->hdr_pre[s->hdr_pre_n++] = ch;
-	}
-}
-
-/* Reading a field name: is it "From:"? */
-static void smtp_hdr_name(struct smtp_session *s, char ch)
-{
-	s->hdr_pre[s->hdr_pre_n++] = ch;
-	if (s->hdr_pre_n == 5 && strncasecmp(s->hdr_pre, "from:", 5) == 0) {
-		s->hdr_from = 1;
-		for (size_t i = 0; i < 5; i++)
-			smtp_from_keep(s, s->hdr_pre[i]);
-		s->hdr_state = HS_MID;
-	} else if (s->hdr_pre_n == 5 || ch == ':' || ch == '\r') {
-		s->hdr_state = ch == '\r' ? HS_CR : HS_MID;
-	}
-}
-
-/*
- * Keep the From: field(s) of an authenticated user's message as it streams
- * by (the header ends at the first empty line; only From: is stored, so a
- * header of any size costs SMTP_HDR_CAPTURE at most).
- */
-static void smtp_hdr_capture(struct smtp_session *s, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n && s->hdr_state != HS_DONE; i++) {
-		char ch = p[i];
-		switch (s->hdr_state) {
-		case HS_BOL:
-			smtp_hdr_bol(s, ch);
-			break;
-		case HS_NAME:
-			smtp_hdr_name(s, ch);
-			break;
-		case HS_CR_BOL:
-			s->hdr_state = ch == '\n' ? HS_DONE : HS_MID;
-			break;
-		case HS_CR:
-			if (s->hdr_from)
-				smtp_from_keep(s, ch);
-			s->hdr_state = ch == '\n' ? HS_BOL : HS_MID;
-			break;
-		default: /* HS_MID */
-			if (s->hdr_from)
-				smtp_from_keep(s, ch);
-			s->hdr_state = ch == '\r' ? HS_CR : HS_MID;
-		}
-	}
-}
-
 static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
 {
 	size_t out_len = 0, used;
@@ -429,8 +353,6 @@ static int smtp_data_chunk(struct smtp_session *s, const char *p, size_t n)
 	if (n > SMTP_SCRATCH)
 		n = SMTP_SCRATCH;
 	used = smtp_body_feed(&s->body, p, n, W.scratch, SMTP_SCRATCH, &out_len);
-	if (s->auth_user[0])
-		smtp_hdr_capture(s, W.scratch, out_len);
 	smtp_msg_feed(s, W.scratch, out_len);
 	return (int)used;
 }

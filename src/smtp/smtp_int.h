@@ -118,12 +118,6 @@ struct smtp_session {
 	char auth_mech[16];
 	int auth_active; /* lookup holds an exchange for us */
 	enum { SP_MAIL, SP_FROM_HEADER } sender_phase;
-	char *hdr; /* authenticated sessions: the message's From: field(s), for the check */
-	size_t hdr_len;
-	enum { HS_BOL = 0, HS_NAME, HS_MID, HS_CR, HS_CR_BOL, HS_DONE } hdr_state;
-	char hdr_pre[8]; /* the start of a field name */
-	size_t hdr_pre_n;
-	int hdr_from; /* the current field is From: */
 	/* transaction */
 	int in_mail;
 	char from[SMTP_ADDR_MAX];

@@ -77,11 +77,6 @@ void smtp_txn_reset(struct smtp_session *s)
 	s->too_big = s->write_err = 0;
 	s->bdat_deferred_err = NULL;
 	s->data_since = 0;
-	free(s->hdr);
-	s->hdr = NULL;
-	s->hdr_len = 0;
-	s->hdr_state = HS_BOL;
-	s->hdr_from = 0;
 	smtp_header_reset(s);
 	smtp_checks_free(s);
 	free(s->late_prefix);

@@ -163,16 +163,14 @@ static const char *smtp_verdict_action(struct smtp_session *s, struct smtp_check
 	}
 	if (a->dmarc == DMARC_MODE_MARK)
 		return NULL;
-	if (c->from_state != 0) { /* RFC 7489 6.6.1: no single author domain to judge */
+	if (c->from_state == 2) { /* RFC 7489 6.6.1: no single author domain to judge */
 		if (a->dmarc == DMARC_MODE_QUARANTINE) {
 			s->junk = 1;
 			return NULL;
 		}
 		str_copy(reply, cap,
-			 c->from_state == 1
-			     ? "550 5.7.1 Message refused: no From: header (RFC 5322 3.6)"
-			     : "550 5.7.1 Message refused: the From: header must name exactly one "
-			       "sender domain (RFC 5322 3.6.2, RFC 7489 6.6.1)");
+			 "550 5.7.1 Message refused: the From: header must name exactly one "
+			 "sender domain (RFC 5322 3.6.2, RFC 7489 6.6.1)");
 		return reply;
 	}
 	if (v->dmarc_result == DMARC_TEMPERROR && c->found.status == DMARC_PASS &&
