@@ -24,7 +24,8 @@ import sphelpers as h  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: long-running test (crash/restart); the sanitizer run skips it")
+        "markers", "slow: long-running test (crash/restart, or waiting out delays); "
+        "the sanitizer run skips it")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -260,6 +260,8 @@ def test_min_data_rate(make_server):
         assert send_message(c).code == 250
 
 
+# long: it waits out tarpit delays or timeouts; covered by the plain run
+@pytest.mark.slow
 def test_session_timeout(make_server):
     srv = make_server(limits={"session-timeout": "10s", "command-timeout": "5s"})
     with srv.client() as c:

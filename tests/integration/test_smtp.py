@@ -673,6 +673,8 @@ def test_quit_closes(module_server):
         assert c.buf == b"", "bytes after 221: %r" % c.buf
 
 
+# long: it waits out tarpit delays or timeouts; covered by the plain run
+@pytest.mark.slow
 def test_too_many_recipients(make_server):
     users = [("r%03d@example.test" % i, None, []) for i in range(101)]
     srv = make_server(users=users)
@@ -726,6 +728,8 @@ def test_bare_cr_lf_in_command(module_server, line):
         check_reply(c.cmd("RCPT TO:<bob@example.test>"), "503 5.5.1")
 
 
+# long: it waits out tarpit delays or timeouts; covered by the plain run
+@pytest.mark.slow
 def test_too_many_errors_disconnects(module_server):
     with module_server.client() as c:
         c.ehlo()
@@ -738,6 +742,8 @@ def test_too_many_errors_disconnects(module_server):
         assert c.closed_by_server()
 
 
+# long: it waits out tarpit delays or timeouts; covered by the plain run
+@pytest.mark.slow
 def test_errors_of_every_kind_count(module_server):
     with module_server.client() as c:
         bad = [("RCPT TO:<bob@example.test>", "503 5.5.1"), ("DATA", "503 5.5.1"),

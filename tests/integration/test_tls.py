@@ -482,6 +482,8 @@ GATED = ["MAIL FROM:<bob@example.test>", "RCPT TO:<bob@example.test>", "DATA", "
          "EXPN list", "HELP", "BDAT 0 LAST"]
 
 
+# long: it waits out tarpit delays or timeouts; covered by the plain run
+@pytest.mark.slow
 def test_submission_requires_starttls(server):
     ctx = h.tls_context(server)
     token = uuid.uuid4().hex
