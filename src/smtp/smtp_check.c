@@ -120,7 +120,6 @@ void smtp_checks_mail(struct smtp_session *s)
 	c->s = s;
 	c->refs = 1;
 	s->chk = c;
-	c->spf_started = 1;
 	c->spf = spf_check_start(&rq, W.base, smtp_dns_query, smtp_spf_done, c);
 	if (!c->spf) { /* out of memory: report temperror rather than nothing */
 		c->spf_ans.result = SPF_TEMPERROR;

@@ -14,7 +14,7 @@ struct smtp_checks {
 	struct smtp_session *s; /* owner; NULL once it let go (dead) */
 	unsigned refs;		/* the owner + DKIM key questions in flight */
 	struct spf_check *spf;
-	int spf_started, spf_done;
+	int spf_done; /* SPF starts with the state itself */
 	struct spf_answer spf_ans;
 	struct dkim_verify *dkim;
 	size_t keys_pending;

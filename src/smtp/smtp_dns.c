@@ -20,6 +20,7 @@
  * here, in the sandbox, which treat it as hostile. The cache holds at
  * most SMTP_DNS_SLOTS answers of at most SMTP_DNS_ENTRY_MAX octets.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,7 +33,7 @@
 #define SMTP_DNS_SLOTS	   1024
 #define SMTP_DNS_ENTRY_MAX 4096 /* rdata octets of one cached answer */
 #define SMTP_DNS_TTL_MAX   300	/* seconds: a cached answer is asked again after this */
-#define SMTP_DNS_INFLIGHT  256  /* questions waiting for lookup, per worker */
+#define SMTP_DNS_INFLIGHT  256	/* questions waiting for lookup, per worker */
 
 struct smtp_dnsq {
 	struct smtp_dnsq *next;
@@ -142,7 +143,8 @@ static int smtp_dns_from_cache(const struct smtp_dns_entry *e, dns_cb cb, void *
 		return -1;
 	hit->cb = cb;
 	hit->arg = arg;
-	memcpy(&hit->e, e, sizeof *e);
+	/* the fixed part and the rdata used, not the whole 4 KB data area */
+	memcpy(&hit->e, e, offsetof(struct smtp_dns_entry, data) + e->used);
 	if (event_base_once(W.base, -1, EV_TIMEOUT, smtp_dns_deliver, hit, NULL) < 0) {
 		free(hit);
 		return -1;

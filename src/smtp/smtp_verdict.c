@@ -37,7 +37,7 @@ struct smtp_verdict {
 
 static int smtp_checks_pending(const struct smtp_checks *c)
 {
-	return (c->spf_started && !c->spf_done) || c->keys_pending || c->dmarc_pending;
+	return !c->spf_done || c->keys_pending || c->dmarc_pending;
 }
 
 /* A-R text into a fresh buffer for the late region; fewer DKIM results when
