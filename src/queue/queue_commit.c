@@ -9,6 +9,14 @@
  * answers only after one fsync of the queue directory that serves every
  * message renamed meanwhile (group commit).
  *
+ * Delivery before the 250: a message whose recipients are all local, while
+ * deliver has room, is first delivered from incoming/ID. When every
+ * recipient's Maildir copy is fsync'd the worker may reply and the file is
+ * removed without ever being fsync'd or renamed: the message is as durable
+ * as on the queued path (it is in the mailboxes), for one fsync, a rename
+ * and a share of a directory fsync less. If any recipient is not done, the
+ * message is committed as above and that attempt counts as its first.
+ *
  * Security role: the worker is not trusted. Every field is re-validated
  * here; a worker that breaks the protocol is a fatal error for the server.
  */
@@ -32,9 +40,10 @@ struct qincoming {
 	uint32_t n_rcpt;
 	unsigned char *remote; /* per recipient: waits for remote delivery */
 	uint64_t req;	       /* COMMIT request, answered when durable */
-	int fd;		       /* our descriptor held during fsync (read-write with a late region) */
-	int failed;	       /* errno of a failed fsync/rename */
-	char *late;	       /* the late region to write at commit (QENV_LATE_SIZE), or NULL */
+	int fd;		/* our descriptor held during fsync (read-write with a late region) */
+	int failed;	/* errno of a failed fsync/rename */
+	char *late;	/* the late region to write at commit (QENV_LATE_SIZE), or NULL */
+	struct qmsg *q; /* its delivery before the 250 that did not finish, or NULL */
 	char late_line[sizeof QENV_LATE_LINE];
 };
 
@@ -326,11 +335,16 @@ static void queue_dirsync_done(void *arg)
 	while (list) {
 		struct qincoming *in = list;
 		list = in->next;
-		queue_reply_committed(in->w, in->req, 1, "");
 		Q.stat_committed++;
-		struct qmsg *q = queue_msg_new(in->id, in->n_rcpt, (int64_t)time(NULL));
-		memcpy(q->remote, in->remote, in->n_rcpt);
-		queue_ready(q);
+		if (in->q) { /* delivered to some before the 250: that was its first attempt */
+			in->q->direct = NULL;
+			queue_attempt_end(in->q);
+		} else {
+			struct qmsg *q = queue_msg_new(in->id, in->n_rcpt, (int64_t)time(NULL));
+			memcpy(q->remote, in->remote, in->n_rcpt);
+			queue_ready(q);
+		}
+		queue_reply_committed(in->w, in->req, 1, "");
 		queue_incoming_free(in, 0);
 	}
 	queue_dirsync_start();
@@ -356,6 +370,8 @@ static void queue_fsync_done(void *arg)
 	if (in->failed) {
 		log_error("%s: cannot commit to the spool: %s", in->id, strerror(in->failed));
 		queue_reply_committed(in->w, in->req, 0, "spool write error");
+		if (in->q)
+			queue_msg_free(in->q);
 		queue_incoming_free(in, 1);
 		return;
 	}
@@ -402,6 +418,56 @@ static int queue_commit_late(struct qincoming *in, const char *lines, const char
 	return qenv_late_fill(lines, prefix, in->late, in->late_line);
 }
 
+/* Deliver in now, before the 250 (see the top of this file); 0 when it
+ * went to deliver, -1 when it takes the queued path. */
+static int queue_direct_try(struct qincoming *in)
+{
+	struct qmsg *q;
+	int slot;
+
+	for (uint32_t i = 0; i < in->n_rcpt; i++)
+		if (in->remote[i])
+			return -1;
+	if ((slot = queue_local_slot(in->n_rcpt)) < 0)
+		return -1;
+	if (in->late) { /* deliver reads it: write it now, and only once */
+		if (queue_write_late(in) < 0)
+			return -1;
+		free(in->late);
+		in->late = NULL;
+	}
+	q = queue_msg_new(in->id, in->n_rcpt, (int64_t)time(NULL));
+	q->direct = in;
+	if (queue_start(q, slot, QK_LOCAL) < 0) {
+		queue_msg_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+void queue_direct_end(struct qmsg *q)
+{
+	struct qincoming *in = q->direct;
+	uint32_t done = 0;
+
+	for (uint32_t i = 0; i < q->n_rcpt; i++)
+		done += q->done[i] == 1;
+	if (done == q->n_rcpt) {
+		queue_reply_committed(in->w, in->req, 1, "");
+		Q.stat_committed++;
+		Q.stat_delivered++;
+		log_info("%s: removed (all recipients done before the reply)", q->id);
+		queue_msg_free(q);
+		queue_incoming_free(in, 1);
+		return;
+	}
+	log_info("%s: %u of %u recipient(s) done before the reply; committing it for the others",
+		 q->id, done, q->n_rcpt);
+	in->q = q; /* q->direct stays set: not in the queue until the commit is durable */
+	if (pool_submit(Q.pool, queue_fsync_work, queue_fsync_done, in) < 0)
+		fatal("out of memory");
+}
+
 void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 {
 	char id[QUEUE_ID_SIZE + 1], lines[64];
@@ -429,6 +495,8 @@ void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 		queue_incoming_free(in, 1);
 		return;
 	}
+	if (queue_direct_try(in) == 0)
+		return;
 	if (pool_submit(Q.pool, queue_fsync_work, queue_fsync_done, in) < 0)
 		fatal("out of memory");
 }

@@ -57,6 +57,7 @@ struct qmsg {
 	enum qkind kind;  /* of the attempt in flight */
 	uint32_t sent;	  /* recipients handed over in that attempt */
 	struct event *timer;
+	struct qincoming *direct;	  /* delivered before its 250: not committed yet */
 	struct qmsg *next;		  /* ready list */
 	struct qmsg *all_next, *all_prev; /* every message the queue holds */
 };
@@ -103,9 +104,21 @@ void queue_ctl_init(void);
 /* queue_bounce.c */
 void queue_on_lookup(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
 
+/* queue_commit.c: deliver's answer to a message delivered before its 250
+ * (every recipient done: the worker may reply; else it is committed). */
+void queue_direct_end(struct qmsg *q);
+
 /* queue_sched.c */
 struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt, int64_t arrival);
+void queue_msg_free(struct qmsg *q);
 void queue_ready(struct qmsg *q);
+/* A free local delivery slot for a message of n_rcpt recipients that may
+ * go ahead of the ready list (none waits, the bounds allow), or -1. */
+int queue_local_slot(uint32_t n_rcpt);
+/* Hand q to the delivery process of kind k in slot; 0 or -1. */
+int queue_start(struct qmsg *q, int slot, enum qkind k);
+/* What an attempt's answers mean: bounces, state, retries, removal. */
+void queue_attempt_end(struct qmsg *q);
 void queue_dispatch(void);
 void queue_retry_later(struct qmsg *q);
 void queue_scan(void);

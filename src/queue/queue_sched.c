@@ -48,7 +48,7 @@ struct qmsg *queue_msg_new(const char *id, uint32_t n_rcpt, int64_t arrival)
 	return q;
 }
 
-static void queue_msg_free(struct qmsg *q)
+void queue_msg_free(struct qmsg *q)
 {
 	if (q->all_prev)
 		q->all_prev->all_next = q->all_next;
@@ -139,7 +139,7 @@ static int queue_send_deliver(struct qmsg *q, int slot, enum qkind k)
 	char path[64];
 	int fd, rc;
 
-	if (!m || str_fmt(path, sizeof path, "queue/%s", q->id) < 0)
+	if (!m || str_fmt(path, sizeof path, "%s/%s", q->direct ? "incoming" : "queue", q->id) < 0)
 		fatal("out of memory");
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("%s: cannot open queue file: %s", q->id, strerror(errno));
@@ -188,22 +188,37 @@ static void queue_dispatch_kind(enum qkind k)
 				queue_ready(q);
 			continue;
 		}
-		if (slot < 0 || queue_send_deliver(q, slot, k) < 0) {
+		if (slot < 0 || queue_start(q, slot, k) < 0) {
 			log_error("%s: cannot hand to delivery now; retrying later", q->id);
 			q->tries++;
 			queue_retry_later(q);
-			continue;
 		}
-		memset(q->newdone, 0, q->n_rcpt);
-		memset(q->newfail, 0, q->n_rcpt);
-		q->last_error[0] = '\0';
-		q->slot = slot;
-		q->kind = k;
-		q->sent = queue_todo(q, k);
-		Q.inflight[slot] = q;
-		Q.n_inflight[k]++;
-		Q.inflight_rcpts[k] += q->sent;
 	}
+}
+
+int queue_start(struct qmsg *q, int slot, enum qkind k)
+{
+	if (queue_send_deliver(q, slot, k) < 0)
+		return -1;
+	memset(q->newdone, 0, q->n_rcpt);
+	memset(q->newfail, 0, q->n_rcpt);
+	q->last_error[0] = '\0';
+	q->slot = slot;
+	q->kind = k;
+	q->sent = queue_todo(q, k);
+	Q.inflight[slot] = q;
+	Q.n_inflight[k]++;
+	Q.inflight_rcpts[k] += q->sent;
+	return 0;
+}
+
+int queue_local_slot(uint32_t n_rcpt)
+{
+	if (Q.ready_head[QK_LOCAL] || Q.n_inflight[QK_LOCAL] >= QUEUE_INFLIGHT_MAX ||
+	    (Q.n_inflight[QK_LOCAL] > 0 &&
+	     Q.inflight_rcpts[QK_LOCAL] + n_rcpt > QUEUE_INFLIGHT_RCPTS))
+		return -1;
+	return queue_free_slot(QK_LOCAL);
 }
 
 void queue_dispatch(void)
@@ -404,7 +419,6 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 {
 	uint64_t job = ipc_get_u64(m);
 	struct qmsg *q;
-	uint32_t left = 0, temp = 0;
 
 	if (ipc_end(m) < 0)
 		fatal("malformed DELIVERED_END record");
@@ -413,6 +427,17 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 	Q.n_inflight[q->kind]--;
 	Q.inflight_rcpts[q->kind] -= q->sent;
 	q->slot = -1;
+	if (q->direct)
+		queue_direct_end(q);
+	else
+		queue_attempt_end(q);
+	queue_dispatch();
+}
+
+void queue_attempt_end(struct qmsg *q)
+{
+	uint32_t left = 0, temp = 0;
+
 	queue_fail_new(q);
 	for (uint32_t i = 0; i < q->n_rcpt; i++) {
 		left += !q->done[i];
@@ -420,7 +445,6 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 	}
 	if (left == 0) { /* no state to record: the file goes */
 		queue_remove(q, "all recipients done");
-		queue_dispatch();
 		return;
 	}
 	queue_write_state(q, temp > 0);
@@ -436,7 +460,6 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 				queue_retry_later(q);
 		}
 	}
-	queue_dispatch();
 }
 
 /* ---- start-up ------------------------------------------------------------ */
@@ -543,10 +566,11 @@ queue_ctl_fail(char *msg, size_t cap, const char *fmt, ...)
 	return -1;
 }
 
+/* A message being delivered before its 250 is not in the queue yet. */
 static struct qmsg *queue_find(const char *id)
 {
 	for (struct qmsg *q = Q.all; q; q = q->all_next)
-		if (strcmp(q->id, id) == 0)
+		if (!q->direct && strcmp(q->id, id) == 0)
 			return q;
 	return NULL;
 }

@@ -1,4 +1,5 @@
-"""The queue across failures and restarts: a recipient whose Maildir cannot
+"""Local mail delivered before the 250, and the queue across failures and
+restarts: a recipient whose Maildir cannot
 be written stays queued (and is listed), the others are delivered exactly
 once, also across restarts, and the message leaves the queue once the
 problem is fixed."""
@@ -35,6 +36,21 @@ def deferred(srv, qid, n=1):
     return len(re.findall(qid + r".*deferred", srv.log_text())) >= n
 
 
+def test_local_mail_is_in_the_mailboxes_before_the_reply(server):
+    """Every recipient local: the Maildir copies are fsync'd before the 250,
+    so they are there the moment it arrives, and nothing stays queued."""
+    with server.client() as c:
+        c.ehlo()
+        for i in range(3):
+            qid = c.send_message("before@example.org", ["alice@example.test", "bob@example.test"],
+                                 ["Subject: before %d" % i, "", "body"])
+            assert len(server.files("alice")) == i + 1 and len(server.files("bob")) == i + 1
+            line = "%s: removed (all recipients done before the reply)" % qid
+            assert h.wait_until(lambda: line in server.log_text(), 5 * h.SLOW), server.log_tail(5)
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    assert server.queue_files() == []
+
+
 def test_partial_delivery_survives_restarts(server):
     broken = break_maildir(server, "bob")
     with server.client() as c:
@@ -44,6 +60,9 @@ def test_partial_delivery_survives_restarts(server):
         check_reply(c.cmd("QUIT"), "221 2.0.0")
     [m] = server.read_mail("alice")
     assert m.qid == qid
+    # delivered to alice before the reply, then committed for bob
+    line = "%s: 1 of 2 recipient(s) done before the reply" % qid
+    assert h.wait_until(lambda: line in server.log_text(), 5 * h.SLOW), server.log_tail(5)
     assert h.wait_until(lambda: deferred(server, qid), 15 * h.SLOW), server.log_tail(10)
     out = queue_list(server)
     line = [l for l in out.splitlines() if qid in l]
