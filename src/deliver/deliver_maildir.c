@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "util/dirsync.h"
 #include "util/file.h"
 #include "util/str.h"
 
@@ -22,6 +23,7 @@
 #define MAILDIR_PATH 4096
 
 static atomic_uint maildir_seq;
+static _Atomic int maildir_pid; /* getpid() once: the process never forks after it starts */
 
 /* A component of a path: non-empty, no '/', not starting with '.', no controls. */
 static int maildir_component_ok(const char *s, size_t n)
@@ -122,8 +124,10 @@ static int maildir_names(const char *dir, const char *hostname, char *tmp, char 
 	char name[512];
 
 	gettimeofday(&tv, NULL);
+	if (maildir_pid == 0)
+		maildir_pid = (int)getpid();
 	if (str_fmt(name, sizeof name, "%lld.M%06ldP%dQ%u.%s", (long long)tv.tv_sec,
-		    (long)tv.tv_usec, (int)getpid(), atomic_fetch_add(&maildir_seq, 1),
+		    (long)tv.tv_usec, maildir_pid, atomic_fetch_add(&maildir_seq, 1),
 		    hostname) < 0 ||
 	    str_fmt(tmp, cap, "%s/tmp/%s", dir, name) < 0 ||
 	    str_fmt(dst, cap, "%s/new/%s", dir, name) < 0)
@@ -157,7 +161,7 @@ int maildir_deliver(const char *dir, const char *hostname, const char *prefix, s
 		return -1;
 	}
 	close(fd);
-	if (rename(tmp, dst) < 0 || file_sync_dir(newdir) < 0) {
+	if (rename(tmp, dst) < 0 || dirsync_group(newdir) < 0) {
 		str_fmt(why, whycap, "cannot move into %s: %s", newdir, strerror(errno));
 		unlink(tmp);
 		return -1;

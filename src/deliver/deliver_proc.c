@@ -23,8 +23,9 @@
 #include "util/pool.h"
 #include "util/str.h"
 
-#define DELIVER_THREADS 8
-#define DELIVER_WHY_MAX 256
+#define DELIVER_THREADS	 16 /* each mostly waits in fsync: the disk merges concurrent ones */
+#define DELIVER_WHY_MAX	 256
+#define DELIVER_READ_MAX (256 * 1024) /* queue files up to this are read, larger ones mapped */
 
 struct djob {
 	uint64_t job;
@@ -102,36 +103,64 @@ static void deliver_log(const struct djob *j, const struct qenv *e)
 	}
 }
 
-/* One mapping of the queue file serves the envelope and every recipient. */
+/* The whole queue file in memory: read into a buffer when small (unmapping
+ * costs every thread of this process a TLB flush), else mapped. NULL when
+ * it cannot be read. */
+static char *deliver_load(int fd, size_t size, int *mapped)
+{
+	char *buf;
+
+	*mapped = size > DELIVER_READ_MAX;
+	if (*mapped) {
+		buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		return buf == MAP_FAILED ? NULL : buf;
+	}
+	if ((buf = malloc(size)) == NULL)
+		return NULL;
+	if (pread(fd, buf, size, 0) != (ssize_t)size) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void deliver_unload(char *buf, size_t size, int mapped)
+{
+	if (mapped)
+		munmap(buf, size);
+	else
+		free(buf);
+}
+
+/* One copy of the queue file serves the envelope and every recipient. */
 static void deliver_work(void *arg)
 {
 	struct djob *j = arg;
 	struct qenv e;
 	struct stat st;
-	void *map;
+	char *file;
+	int mapped;
 
 	if (fstat(j->fd, &st) < 0 || st.st_size == 0) {
 		deliver_fail_all(j, "queue file unreadable");
 		return;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
-	if (map == MAP_FAILED) {
-		deliver_fail_all(j, "cannot map the queue file");
+	if ((file = deliver_load(j->fd, (size_t)st.st_size, &mapped)) == NULL) {
+		deliver_fail_all(j, "cannot read the queue file");
 		return;
 	}
-	if (qenv_decode(map, (size_t)st.st_size, &e) < 0) {
+	if (qenv_decode(file, (size_t)st.st_size, &e) < 0) {
 		deliver_fail_all(j, "queue file unreadable");
-		munmap(map, (size_t)st.st_size);
+		deliver_unload(file, (size_t)st.st_size, mapped);
 		return;
 	}
 	for (uint32_t k = 0; k < j->n; k++) {
 		if (j->idx[k] >= e.n_rcpt)
 			str_fmt(j->why[k], DELIVER_WHY_MAX, "no such recipient");
 		else
-			deliver_one(j, &e, (const char *)map + e.body_off,
-				    (size_t)st.st_size - e.body_off, k);
+			deliver_one(j, &e, file + e.body_off, (size_t)st.st_size - e.body_off, k);
 	}
-	munmap(map, (size_t)st.st_size);
+	deliver_unload(file, (size_t)st.st_size, mapped);
 	deliver_log(j, &e);
 	qenv_free(&e);
 }
