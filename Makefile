@@ -33,6 +33,11 @@ all: $(B)/sealpost
 $(B)/sealpost: $(OBJ)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS)
 
+# the STARTTLS load client of `make bench` (bench/compare.py)
+$(B)/tls_load: bench/tls_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(HARDEN) $(CFLAGS) $(LDHARDEN) -o $@ $< $(PKG_LIBS)
+
 $(B)/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(HARDEN) $(CFLAGS) -c -o $@ $<

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 quick=${BENCH_QUICK:-0}
 rounds=${BENCH_ROUNDS:-3}
 bash scripts/deps.sh test >/dev/null
-make -s all
+make -s all build/tls_load
 work=$PWD/bench/work
 mkdir -p "$work"
 # Postfix and OpenSMTPD: apt-get download + dpkg -x under bench/work/root
