@@ -6,11 +6,12 @@
  *
  * usage: tls_load HOST PORT --sessions N --messages M [--size BYTES]
  *                 [--rcpt ADDR] [--sender ADDR] [--timeout S]
- *                 [--max-seconds S]
+ *                 [--max-seconds S] [--implicit]
  *
  * N threads, each a loop of sessions: connect, banner, EHLO, STARTTLS, a
  * full TLS handshake (no session resumption, no certificate check: the
- * three servers share one certificate), EHLO, one message, QUIT. Prints
+ * three servers share one certificate), EHLO, one message, QUIT; with
+ * --implicit the connection is TLS from the start (port 465). Prints
  * one JSON line like bench/smtp_load.py --json: messages (250 replies),
  * errors, error_kinds, seconds, latencies (end-of-data marker to the 250
  * reply, in seconds). Bounded: M attempts in all (a failed one uses up its
@@ -41,6 +42,7 @@
 struct load {
 	const char *host, *port, *rcpt, *sender;
 	int sessions, timeout;
+	int implicit; /* --implicit: TLS from the first byte (RFC 8314), no STARTTLS */
 	long messages;
 	double max_seconds, start;
 	char *body; /* the DATA text, ending in CRLF . CRLF */
@@ -192,15 +194,20 @@ static const char *load_session(struct load *L, struct conn *c)
 
 	if (conn_open(L, c) < 0)
 		return "connect failed";
-	if (expect(c, 220) < 0 || conn_write(c, "EHLO load.test\r\n", 16) < 0 || expect(c, 250) < 0)
-		return "greeting or EHLO failed";
-	if (conn_write(c, "STARTTLS\r\n", 10) < 0 || expect(c, 220) < 0)
-		return "STARTTLS refused";
-	if (c->off != c->have)
-		return "data after the STARTTLS reply";
+	if (!L->implicit) {
+		if (expect(c, 220) < 0 || conn_write(c, "EHLO load.test\r\n", 16) < 0 ||
+		    expect(c, 250) < 0)
+			return "greeting or EHLO failed";
+		if (conn_write(c, "STARTTLS\r\n", 10) < 0 || expect(c, 220) < 0)
+			return "STARTTLS refused";
+		if (c->off != c->have)
+			return "data after the STARTTLS reply";
+	}
 	if (SSL_clear(c->ssl) != 1 || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1)
 		return "TLS handshake failed";
 	c->tls = 1;
+	if (L->implicit && expect(c, 220) < 0)
+		return "no greeting over TLS";
 	if (conn_write(c, "EHLO load.test\r\n", 16) < 0 || expect(c, 250) < 0)
 		return "EHLO after STARTTLS failed";
 	int len = snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", L->sender,
@@ -259,8 +266,9 @@ static int make_body(struct load *L, size_t size)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tls_load HOST PORT --sessions N --messages M [--size BYTES] "
-			"[--rcpt ADDR] [--sender ADDR] [--timeout S] [--max-seconds S]\n");
+	fprintf(stderr,
+		"usage: tls_load HOST PORT --sessions N --messages M [--size BYTES] "
+		"[--rcpt ADDR] [--sender ADDR] [--timeout S] [--max-seconds S] [--implicit]\n");
 	exit(2);
 }
 
@@ -272,6 +280,11 @@ static void parse_args(struct load *L, size_t *size, int argc, char **argv)
 	L->port = argv[2];
 	for (int i = 3; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(o, "--implicit") == 0) {
+			L->implicit = 1;
+			i--;
+			continue;
+		}
 		if (!v)
 			usage();
 		if (strcmp(o, "--sessions") == 0)
