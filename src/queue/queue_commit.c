@@ -9,8 +9,9 @@
  * answers only after one fsync of the queue directory that serves every
  * message renamed meanwhile (group commit).
  *
- * Delivery before the 250: a message whose recipients are all local, while
- * deliver has room, is first delivered from incoming/ID. When every
+ * Delivery before the 250: a message whose recipients are all local (at
+ * most QUEUE_DIRECT_RCPTS), while deliver has room, is first delivered
+ * from incoming/ID. When every
  * recipient's Maildir copy is fsync'd the worker may reply and the file is
  * removed without ever being fsync'd or renamed: the message is as durable
  * as on the queued path (it is in the mailboxes), for one fsync, a rename
@@ -425,6 +426,9 @@ static int queue_direct_try(struct qincoming *in)
 	struct qmsg *q;
 	int slot;
 
+	if (in->n_rcpt >
+	    QUEUE_DIRECT_RCPTS) /* one thread writes them in turn: the client would wait */
+		return -1;
 	for (uint32_t i = 0; i < in->n_rcpt; i++)
 		if (in->remote[i])
 			return -1;

@@ -18,6 +18,7 @@
 #define QUEUE_INFLIGHT_MAX   256  /* messages handed to deliver (and as many to remote) at once */
 #define QUEUE_INFLIGHT_RCPTS 8192 /* and their recipients (each answered by one record) */
 #define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
+#define QUEUE_DIRECT_RCPTS   32	  /* at most this many recipients are delivered before the 250 */
 #define QUEUE_RETRY_MIN	     60	  /* first retry after a minute, doubling ... */
 #define QUEUE_RETRY_MAX	     7200 /* ... up to two hours */
 

@@ -51,6 +51,20 @@ def test_local_mail_is_in_the_mailboxes_before_the_reply(server):
     assert server.queue_files() == []
 
 
+def test_many_recipients_are_queued_first(server):
+    """Over 32 recipients one deliver thread would keep the client waiting:
+    that message is committed to the queue, answered, then delivered."""
+    with server.client() as c:
+        c.ehlo()
+        qid = c.send_message("many@example.org", ["alice@example.test"] * 20 + ["bob@example.test"] * 13,
+                             ["Subject: many", "", "body"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    assert h.wait_until(lambda: len(server.files("alice")) == 20 and len(server.files("bob")) == 13,
+                        15 * h.SLOW), (server.files("alice"), server.log_tail(5))
+    assert h.wait_until(lambda: "%s: removed (all recipients done)" % qid in server.log_text(), 5 * h.SLOW)
+    assert "before the reply" not in server.log_text()
+
+
 def test_partial_delivery_survives_restarts(server):
     broken = break_maildir(server, "bob")
     with server.client() as c:
