@@ -5,6 +5,7 @@
  */
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,19 @@
 
 static int log_stderr = 1;
 static char log_proc[32] = "sealpost";
+static _Atomic int log_pid; /* getpid() once per process (a system call per line otherwise) */
+
+static void log_forked(void)
+{
+	log_pid = 0;
+}
 
 void log_init(int to_stderr, const char *proc)
 {
 	log_stderr = to_stderr;
 	log_setproc(proc);
+	if (pthread_atfork(NULL, NULL, log_forked) != 0)
+		fprintf(stderr, "sealpost: cannot register a fork handler for logging\n");
 	if (!to_stderr)
 		openlog("sealpost", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -28,6 +37,7 @@ void log_init(int to_stderr, const char *proc)
 void log_setproc(const char *proc)
 {
 	snprintf(log_proc, sizeof log_proc, "%s", proc);
+	log_pid = 0;
 }
 
 static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
@@ -49,8 +59,10 @@ static void log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ sealpost[%d] %s: %s%s\n", stamp, ts.tv_nsec / 1000000,
-		(int)getpid(), log_proc, tag, line);
+	if (log_pid == 0)
+		log_pid = (int)getpid();
+	fprintf(stderr, "%s.%03ldZ sealpost[%d] %s: %s%s\n", stamp, ts.tv_nsec / 1000000, log_pid,
+		log_proc, tag, line);
 }
 
 void log_info(const char *fmt, ...)
