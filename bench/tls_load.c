@@ -64,6 +64,7 @@ struct conn {
 	SSL *ssl;
 	char buf[4096];
 	size_t have, off;
+	char why[LOAD_KIND_LEN]; /* a failure's description, when it is not a fixed string */
 };
 
 static double now(void)
@@ -185,6 +186,23 @@ static int expect(struct conn *c, int code)
 	return conn_reply(c) == code ? 0 : -1;
 }
 
+/* "TLS handshake failed" and OpenSSL's reason, in c->why (JSON-safe). */
+static const char *tls_failure(struct conn *c)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	int n =
+	    snprintf(c->why, sizeof c->why, "TLS handshake failed%s%s", r ? ": " : "", r ? r : "");
+
+	ERR_clear_error();
+	if (n < 0)
+		return "TLS handshake failed";
+	for (char *p = c->why; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return c->why;
+}
+
 /* One session with one message; NULL, or what went wrong. */
 static const char *load_session(struct load *L, struct conn *c)
 {
@@ -204,7 +222,7 @@ static const char *load_session(struct load *L, struct conn *c)
 			return "data after the STARTTLS reply";
 	}
 	if (SSL_clear(c->ssl) != 1 || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1)
-		return "TLS handshake failed";
+		return tls_failure(c);
 	c->tls = 1;
 	if (L->implicit && expect(c, 220) < 0)
 		return "no greeting over TLS";
