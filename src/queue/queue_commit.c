@@ -16,7 +16,9 @@
  * removed without ever being fsync'd or renamed: the message is as durable
  * as on the queued path (it is in the mailboxes), for one fsync, a rename
  * and a share of a directory fsync less. If any recipient is not done, the
- * message is committed as above and that attempt counts as its first.
+ * message is committed as above and that attempt counts as its first; if
+ * the delivery takes over QUEUE_DIRECT_WAIT seconds, the message is
+ * committed meanwhile and the delivery ends as a queued message's would.
  *
  * Security role: the worker is not trusted. Every field is re-validated
  * here; a worker that breaks the protocol is a fatal error for the server.
@@ -44,7 +46,9 @@ struct qincoming {
 	int fd;		/* our descriptor held during fsync (read-write with a late region) */
 	int failed;	/* errno of a failed fsync/rename */
 	char *late;	/* the late region to write at commit (QENV_LATE_SIZE), or NULL */
-	struct qmsg *q; /* its delivery before the 250 that did not finish, or NULL */
+	struct qmsg *q; /* its delivery before the 250, or NULL */
+	struct event *wait_ev; /* that delivery's time limit */
+	int committing;	       /* committed after all (a recipient not done, or too slow) */
 	char late_line[sizeof QENV_LATE_LINE];
 };
 
@@ -337,9 +341,12 @@ static void queue_dirsync_done(void *arg)
 		struct qincoming *in = list;
 		list = in->next;
 		Q.stat_committed++;
-		if (in->q) { /* delivered to some before the 250: that was its first attempt */
+		if (in->q) { /* delivery before the 250 that did not finish in time, or not for all
+			      */
 			in->q->direct = NULL;
-			queue_attempt_end(in->q);
+			if (in->q->slot < 0) /* it ended: that was its first attempt */
+				queue_attempt_end(in->q);
+			/* else it ends as any queued message's attempt does */
 		} else {
 			struct qmsg *q = queue_msg_new(in->id, in->n_rcpt, (int64_t)time(NULL));
 			memcpy(q->remote, in->remote, in->n_rcpt);
@@ -371,8 +378,13 @@ static void queue_fsync_done(void *arg)
 	if (in->failed) {
 		log_error("%s: cannot commit to the spool: %s", in->id, strerror(in->failed));
 		queue_reply_committed(in->w, in->req, 0, "spool write error");
-		if (in->q)
-			queue_msg_free(in->q);
+		if (in->q) {
+			in->q->direct = NULL;
+			if (in->q->slot >= 0)
+				in->q->orphan = 1; /* freed when deliver answers */
+			else
+				queue_msg_free(in->q);
+		}
 		queue_incoming_free(in, 1);
 		return;
 	}
@@ -421,8 +433,11 @@ static int queue_commit_late(struct qincoming *in, const char *lines, const char
 
 /* Deliver in now, before the 250 (see the top of this file); 0 when it
  * went to deliver, -1 when it takes the queued path. */
+static void queue_direct_timeout(evutil_socket_t fd, short what, void *arg);
+
 static int queue_direct_try(struct qincoming *in)
 {
+	struct timeval wait = {QUEUE_DIRECT_WAIT, 0};
 	struct qmsg *q;
 	int slot;
 
@@ -446,7 +461,34 @@ static int queue_direct_try(struct qincoming *in)
 		queue_msg_free(q);
 		return -1;
 	}
+	in->q = q;
+	if ((in->wait_ev = evtimer_new(Q.base, queue_direct_timeout, in)) == NULL ||
+	    evtimer_add(in->wait_ev, &wait) < 0)
+		fatal("cannot arm a delivery timer");
 	return 0;
+}
+
+/* Commit in after all: the 250 then waits only for the spool, as on the
+ * queued path. Its delivery may still be in flight. */
+static void queue_direct_commit(struct qincoming *in)
+{
+	in->committing = 1;
+	if (in->wait_ev) {
+		event_free(in->wait_ev);
+		in->wait_ev = NULL;
+	}
+	if (pool_submit(Q.pool, queue_fsync_work, queue_fsync_done, in) < 0)
+		fatal("out of memory");
+}
+
+/* A slow delivery (a hung mailbox file system) must not hold the reply. */
+static void queue_direct_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct qincoming *in = arg;
+
+	log_info("%s: delivery before the reply takes over %d s; committing it to the queue",
+		 in->id, QUEUE_DIRECT_WAIT);
+	queue_direct_commit(in);
 }
 
 void queue_direct_end(struct qmsg *q)
@@ -454,9 +496,13 @@ void queue_direct_end(struct qmsg *q)
 	struct qincoming *in = q->direct;
 	uint32_t done = 0;
 
+	if (in->committing) /* the commit's end decides what this attempt meant */
+		return;
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
 		done += q->done[i] == 1;
 	if (done == q->n_rcpt) {
+		event_free(in->wait_ev);
+		in->wait_ev = NULL;
 		queue_reply_committed(in->w, in->req, 1, "");
 		Q.stat_committed++;
 		Q.stat_delivered++;
@@ -467,9 +513,7 @@ void queue_direct_end(struct qmsg *q)
 	}
 	log_info("%s: %u of %u recipient(s) done before the reply; committing it for the others",
 		 q->id, done, q->n_rcpt);
-	in->q = q; /* q->direct stays set: not in the queue until the commit is durable */
-	if (pool_submit(Q.pool, queue_fsync_work, queue_fsync_done, in) < 0)
-		fatal("out of memory");
+	queue_direct_commit(in); /* q->direct stays set: not in the queue until that is durable */
 }
 
 void queue_on_commit(struct qworker *w, struct ipc_msg *m)

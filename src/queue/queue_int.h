@@ -19,6 +19,7 @@
 #define QUEUE_INFLIGHT_RCPTS 8192 /* and their recipients (each answered by one record) */
 #define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
 #define QUEUE_DIRECT_RCPTS   32	  /* at most this many recipients are delivered before the 250 */
+#define QUEUE_DIRECT_WAIT    5	  /* seconds such a delivery may hold the 250, then it is queued */
 #define QUEUE_RETRY_MIN	     60	  /* first retry after a minute, doubling ... */
 #define QUEUE_RETRY_MAX	     7200 /* ... up to two hours */
 
@@ -58,8 +59,9 @@ struct qmsg {
 	enum qkind kind;  /* of the attempt in flight */
 	uint32_t sent;	  /* recipients handed over in that attempt */
 	struct event *timer;
-	struct qincoming *direct;	  /* delivered before its 250: not committed yet */
-	struct qmsg *next;		  /* ready list */
+	struct qincoming *direct; /* delivered before its 250: not committed yet */
+	int orphan;		  /* its commit failed mid-delivery: freed when deliver answers */
+	struct qmsg *next;	  /* ready list */
 	struct qmsg *all_next, *all_prev; /* every message the queue holds */
 };
 

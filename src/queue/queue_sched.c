@@ -427,7 +427,9 @@ void queue_on_delivered_end(struct ipc_chan *ch, struct ipc_msg *m)
 	Q.n_inflight[q->kind]--;
 	Q.inflight_rcpts[q->kind] -= q->sent;
 	q->slot = -1;
-	if (q->direct)
+	if (q->orphan)
+		queue_msg_free(q);
+	else if (q->direct)
 		queue_direct_end(q);
 	else
 		queue_attempt_end(q);

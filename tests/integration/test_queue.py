@@ -6,6 +6,7 @@ problem is fixed."""
 import os
 import pwd
 import re
+import signal
 
 import pytest
 
@@ -63,6 +64,39 @@ def test_many_recipients_are_queued_first(server):
                         15 * h.SLOW), (server.files("alice"), server.log_tail(5))
     assert h.wait_until(lambda: "%s: removed (all recipients done)" % qid in server.log_text(), 5 * h.SLOW)
     assert "before the reply" not in server.log_text()
+
+
+def child_pid(srv, comm):
+    """The pid of the server's child process named comm."""
+    with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
+        for pid in f.read().split():
+            with open("/proc/%s/comm" % pid) as c:
+                if c.read().strip() == comm:
+                    return int(pid)
+    raise AssertionError("no %s child" % comm)
+
+
+def test_hung_delivery_does_not_hold_the_reply(server):
+    """A mailbox file system that hangs (here: deliver stopped) must not keep
+    clients waiting: after 5 s the message is committed to the queue and
+    answered, and delivered once when delivery resumes."""
+    dpid = child_pid(server, "sp-deliver")
+    os.kill(dpid, signal.SIGSTOP)
+    try:
+        with server.client() as c:
+            c.ehlo()
+            qid = c.send_message("hung@example.org", ["alice@example.test"], ["Subject: hung", "", "x"])
+            check_reply(c.cmd("QUIT"), "221 2.0.0")
+        assert "%s: delivery before the reply takes over 5 s" % qid in server.log_text()
+        assert server.files("alice") == []
+        assert qid in queue_list(server)
+    finally:
+        os.kill(dpid, signal.SIGCONT)
+    [m] = server.read_mail("alice")
+    assert m.qid == qid
+    assert h.wait_until(lambda: "%s: removed (all recipients done)" % qid in server.log_text(), 5 * h.SLOW)
+    assert server.wait_queue_empty(), server.queue_files()
+    assert len(server.files("alice")) == 1
 
 
 def test_partial_delivery_survives_restarts(server):
