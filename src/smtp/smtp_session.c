@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -324,10 +325,28 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	smtp_send_rcpt_check(s, a.text, rflags);
 }
 
+/* One copy per mailbox: a recipient already in the transaction (the same
+ * local mailbox, or the same remote address in any case) is not added
+ * again. */
+static int smtp_rcpt_known(const struct smtp_session *s, const char *addr, const char *mbox)
+{
+	int remote = strcmp(mbox, QENV_MBOX_REMOTE) == 0;
+
+	for (unsigned i = 0; i < s->n_rcpt; i++) {
+		if (strcmp(s->rcpt[i].mbox, mbox) != 0)
+			continue;
+		if (!remote || strcasecmp(s->rcpt[i].addr, addr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox)
 {
 	s->wait = SW_NONE;
-	if (status == IPC_RCPT_OK && s->n_rcpt < W.conf->max_rcpt) {
+	if (status == IPC_RCPT_OK && smtp_rcpt_known(s, s->pending_rcpt, mbox)) {
+		smtp_reply(s, "250 2.1.5 Ok (duplicate recipient, one copy)");
+	} else if (status == IPC_RCPT_OK && s->n_rcpt < W.conf->max_rcpt) {
 		struct smtp_rcpt *r = realloc(s->rcpt, (s->n_rcpt + 1) * sizeof *r);
 		if (!r) {
 			smtp_reply(s, "452 4.3.1 Insufficient system resources");

@@ -52,18 +52,33 @@ def test_local_mail_is_in_the_mailboxes_before_the_reply(server):
     assert server.queue_files() == []
 
 
-def test_many_recipients_are_queued_first(server):
+def test_many_recipients_are_queued_first(make_server):
     """Over 32 recipients one deliver thread would keep the client waiting:
     that message is committed to the queue, answered, then delivered."""
+    users = ["u%02d@example.test" % i for i in range(33)]
+    server = make_server(users=[(u, None, []) for u in users])
     with server.client() as c:
         c.ehlo()
-        qid = c.send_message("many@example.org", ["alice@example.test"] * 20 + ["bob@example.test"] * 13,
-                             ["Subject: many", "", "body"])
+        qid = c.send_message("many@example.org", users, ["Subject: many", "", "body"])
         check_reply(c.cmd("QUIT"), "221 2.0.0")
-    assert h.wait_until(lambda: len(server.files("alice")) == 20 and len(server.files("bob")) == 13,
-                        15 * h.SLOW), (server.files("alice"), server.log_tail(5))
+    assert h.wait_until(lambda: all(len(server.files(u.split("@")[0])) == 1 for u in users),
+                        15 * h.SLOW), server.log_tail(5)
     assert h.wait_until(lambda: "%s: removed (all recipients done)" % qid in server.log_text(), 5 * h.SLOW)
     assert "before the reply" not in server.log_text()
+
+
+def test_a_mailbox_named_twice_gets_one_copy(server):
+    """The same recipient in several RCPTs (any case), or several addresses
+    of one mailbox, is one copy."""
+    with server.client() as c:
+        c.ehlo()
+        rcpts = ["alice@example.test", "ALICE@Example.Test", "alice@example.test",
+                 "bob@example.test", "robert@example.test", "bob.extra@example.test"]
+        qid = c.send_message("twice@example.org", rcpts, ["Subject: twice", "", "x"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    assert len(server.files("alice")) == 1 and len(server.files("bob")) == 1
+    [line] = [l for l in server.log_text().splitlines() if qid + ": from=<" in l]
+    assert "nrcpt=2 " in line, line
 
 
 def child_pid(srv, comm):
