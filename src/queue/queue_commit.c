@@ -47,8 +47,7 @@ struct qincoming {
 	int failed;	/* errno of a failed fsync/rename */
 	char *late;	/* the late region to write at commit (QENV_LATE_SIZE), or NULL */
 	struct qmsg *q; /* its delivery before the 250, or NULL */
-	struct event *wait_ev; /* that delivery's time limit */
-	int committing;	       /* committed after all (a recipient not done, or too slow) */
+	struct event *wait_ev; /* that delivery's time limit; NULL once it is being committed */
 	char late_line[sizeof QENV_LATE_LINE];
 };
 
@@ -472,7 +471,6 @@ static int queue_direct_try(struct qincoming *in)
  * queued path. Its delivery may still be in flight. */
 static void queue_direct_commit(struct qincoming *in)
 {
-	in->committing = 1;
 	if (in->wait_ev) {
 		event_free(in->wait_ev);
 		in->wait_ev = NULL;
@@ -496,7 +494,7 @@ void queue_direct_end(struct qmsg *q)
 	struct qincoming *in = q->direct;
 	uint32_t done = 0;
 
-	if (in->committing) /* the commit's end decides what this attempt meant */
+	if (!in->wait_ev) /* being committed: the commit's end decides what this attempt meant */
 		return;
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
 		done += q->done[i] == 1;
