@@ -81,6 +81,19 @@ def test_a_mailbox_named_twice_gets_one_copy(server):
     assert "nrcpt=2 " in line, line
 
 
+def test_postmaster_and_abuse_together_are_one_copy(server):
+    """postmaster@, abuse@ and <Postmaster> all reach one mailbox: one copy."""
+    with server.client() as c:
+        c.ehlo()
+        qid = c.send_message("pm@example.org", ["postmaster@example.test", "abuse@example.test", "Postmaster"],
+                             ["Subject: pm", "", "x"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    [m] = server.read_mail("postmaster")
+    assert m.qid == qid
+    [line] = [l for l in server.log_text().splitlines() if qid + ": from=<" in l]
+    assert "nrcpt=1 " in line, line
+
+
 def child_pid(srv, comm):
     """The pid of the server's child process named comm."""
     with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
