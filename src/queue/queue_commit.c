@@ -340,8 +340,8 @@ static void queue_dirsync_done(void *arg)
 		struct qincoming *in = list;
 		list = in->next;
 		Q.stat_committed++;
-		if (in->q) { /* delivery before the 250 that did not finish in time, or not for all
-			      */
+		/* a delivery before the 250 that did not finish in time, or not for all */
+		if (in->q) {
 			in->q->direct = NULL;
 			if (in->q->slot < 0) /* it ended: that was its first attempt */
 				queue_attempt_end(in->q);
@@ -440,8 +440,8 @@ static int queue_direct_try(struct qincoming *in)
 	struct qmsg *q;
 	int slot;
 
-	if (in->n_rcpt >
-	    QUEUE_DIRECT_RCPTS) /* one thread writes them in turn: the client would wait */
+	/* one deliver thread writes them in turn: the client would wait */
+	if (in->n_rcpt > QUEUE_DIRECT_RCPTS)
 		return -1;
 	for (uint32_t i = 0; i < in->n_rcpt; i++)
 		if (in->remote[i])
