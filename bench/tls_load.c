@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 	}
 	SSL_CTX_set_verify(L.ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_session_cache_mode(L.ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_read_ahead(L.ctx, 1);
 	L.start = now();
 	int started = 0;
 	for (; started < L.sessions; started++)

@@ -5,9 +5,8 @@
  *
  * STARTTLS is done the careful way: the 220 goes out in clear, everything
  * the client pipelined after STARTTLS is thrown away (the CVE-2011-0411
- * command-injection class), the socket is handed to OpenSSL (or, if the
- * 220 could not be written at once, the session is wrapped in an OpenSSL
- * filter) and every bit of SMTP state is reset: the client must EHLO again.
+ * command-injection class), the session is wrapped in an OpenSSL filter
+ * and every bit of SMTP state is reset: the client must EHLO again.
  */
 #include <string.h>
 #include <time.h>
@@ -27,40 +26,6 @@ static size_t tls_pending_n, tls_pending_want;
 int smtp_tls_offered(const struct smtp_session *s)
 {
 	return W.tls && !s->tls && s->lis->kind != SL_LOCAL && s->lis->kind != SL_SUBMISSIONS;
-}
-
-/*
- * Give the socket of s to an OpenSSL socket bufferevent, which reads and
- * writes it directly (a filter over the plain bufferevent costs a copy and
- * a callback per record each way). The 220 must be on the wire first: it
- * is one short line for an empty send buffer, written here; NULL when it
- * could not all be written at once, or on failure, with s->bev still
- * usable for a filter (what is left of the 220 is still in its output).
- */
-static struct bufferevent *smtp_tls_take_socket(struct smtp_session *s, SSL *ssl)
-{
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-	evutil_socket_t fd = bufferevent_getfd(s->bev);
-	struct bufferevent *bev;
-
-	if (fd < 0)
-		return NULL;
-	while (evbuffer_get_length(out) > 0)
-		if (evbuffer_write(out, fd) <= 0)
-			return NULL;
-	if (bufferevent_setfd(s->bev, -1) <
-	    0) /* the plain one lets go of it, and never closes it */
-		return NULL;
-	bev = bufferevent_openssl_socket_new(W.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev) {
-		if (bufferevent_setfd(s->bev, fd) < 0)
-			fatal("cannot give a socket back to its bufferevent");
-		return NULL;
-	}
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	return bev;
 }
 
 void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
@@ -87,21 +52,21 @@ void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 	evbuffer_drain(bufferevent_get_input(s->bev),
 		       evbuffer_get_length(bufferevent_get_input(s->bev)));
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
-	if ((tls_bev = smtp_tls_take_socket(s, ssl)) != NULL) {
-		s->bev = tls_bev;
-	} else {
-		/* Not CLOSE_ON_FREE: at the end the plain bufferevent must flush our last reply. */
-		tls_bev = bufferevent_openssl_filter_new(W.base, s->bev, ssl,
-							 BUFFEREVENT_SSL_ACCEPTING, 0);
-		if (!tls_bev) {
-			SSL_free(ssl);
-			log_error("%s: cannot start TLS", s->client);
-			s->state = SS_CLOSING;
-			return;
-		}
-		s->raw = s->bev;
-		s->bev = tls_bev;
+	/*
+	 * A filter over the plain bufferevent: the 220 leaves through it before
+	 * the handshake, and its reads take whole flights at once (a socket
+	 * bufferevent would read every record in two system calls). Not
+	 * CLOSE_ON_FREE: at the end the plain one must flush our last reply.
+	 */
+	tls_bev = bufferevent_openssl_filter_new(W.base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
+	if (!tls_bev) {
+		SSL_free(ssl);
+		log_error("%s: cannot start TLS", s->client);
+		s->state = SS_CLOSING;
+		return;
 	}
+	s->raw = s->bev;
+	s->bev = tls_bev;
 	s->tls = 1; /* from here on the session is TLS or nothing */
 	s->tls_since = time(NULL);
 	smtp_txn_reset(s);
@@ -158,6 +123,8 @@ void smtp_tls_log_error(struct smtp_session *s)
 	char buf[256];
 
 	while (s->tls && (e = bufferevent_get_openssl_error(s->bev)) != 0) {
+		if (ERR_GET_LIB(e) == 0) /* libevent's copy of SSL_get_error(), not a reason */
+			continue;
 		ERR_error_string_n(e, buf, sizeof buf);
 		log_info("%s: TLS error: %s", s->client, buf);
 	}

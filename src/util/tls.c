@@ -213,8 +213,13 @@ static SSL_CTX *tls_ctx_policy(void)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/*
+	 * A client that closes without close_notify (after QUIT, most do) ends
+	 * the session normally: SMTP frames its own data (the final dot, BDAT
+	 * LAST), so a cut stream cannot truncate anything we accept.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
-				     SSL_OP_NO_RENEGOTIATION);
+				     SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* OpenSSL 3 refuses client-initiated renegotiation unless asked to allow it. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_any);

@@ -428,6 +428,7 @@ def test_starttls_errors(module_server, ctx):
 
 
 def test_garbage_instead_of_handshake(module_server):
+    off = log_size(module_server)
     with module_server.client() as c:
         c.ehlo()
         check_reply(c.cmd("STARTTLS"), "220 2.0.0")
@@ -436,6 +437,24 @@ def test_garbage_instead_of_handshake(module_server):
         assert c.closed_by_server(10 * h.SLOW)
         assert b"250" not in c.buf, c.buf
     assert module_server.running()
+    # The log names OpenSSL's reason, and only real reasons (libevent also
+    # queues SSL_get_error() codes, which would read "lib(0)::reason(1)").
+    wait_log(module_server, off, r"disconnect from")
+    errors = re.findall(r"TLS error: (.*)", log_since(module_server, off))
+    assert errors and all("SSL routines" in e for e in errors), errors
+
+
+def test_no_tls_error_when_client_skips_close_notify(module_server, ctx):
+    """Most clients close without close_notify, often before our 221 is
+    out: a normal end of the session (SMTP frames its own data), not a "TLS
+    error" in the log. Closed here while the server is reading, on both
+    kinds of TLS listener."""
+    off = log_size(module_server)
+    for c in (tls_connect(module_server.port, starttls=True), tls_connect(module_server.subs_port)):
+        c.ehlo()
+        c.close()  # Python's close() sends no close_notify (only unwrap() does)
+    wait_log(module_server, off, r"disconnect from", count=2)
+    assert "TLS error" not in log_since(module_server, off), log_since(module_server, off)
 
 
 def test_close_notify_on_quit(module_server, ctx):
