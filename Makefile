@@ -36,7 +36,7 @@ $(B)/sealpost: $(OBJ)
 # the STARTTLS load client of `make bench` (bench/compare.py)
 $(B)/tls_load: bench/tls_load.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(HARDEN) $(CFLAGS) $(LDHARDEN) -o $@ $< $(PKG_LIBS)
+	$(CC) $(CFLAGS_COMMON) $(HARDEN) $(CFLAGS) $(LDHARDEN) -o $@ $< $$(pkg-config --libs gnutls) -lpthread
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)

@@ -22,7 +22,7 @@ for every load and every server in turn: plaintext with Postfix's
 smtp-source at 1, 10, 50, 200 sessions x 1 KB and 20 KB (one connection
 per message), plus one latency probe session (end-of-DATA -> 250, one
 message every 50 ms, counted in the totals); STARTTLS with
-bench/tls_load.c (build/tls_load, C and OpenSSL, a thread per session) at
+bench/tls_load.c (build/tls_load, C and GnuTLS, a thread per session) at
 10 and 50 sessions (full handshake per message). Each run measures: accepted (250s seen by the clients), the time
 until every accepted message is in the Maildir (msg/s = accepted and
 delivered per second), CPU seconds of the server's whole process tree

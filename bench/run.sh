@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=${BENCH_QUICK:-0}
 rounds=${BENCH_ROUNDS:-3}
-bash scripts/deps.sh test >/dev/null
+bash scripts/deps.sh bench >/dev/null
 make -s all build/tls_load
 work=$PWD/bench/work
 mkdir -p "$work"

@@ -4,15 +4,18 @@
 #   scripts/deps.sh build   compiler and libraries
 #   scripts/deps.sh test    build + test tools (pytest, aiosmtpd, swaks, cmocka)
 #   scripts/deps.sh fuzz    build + clang/libFuzzer
+#   scripts/deps.sh bench   test + GnuTLS for the bench's STARTTLS client
 set -euo pipefail
 
 what=${1:-build}
 pkgs=(gcc make pkg-config libc6-dev libssl-dev libevent-dev libcrypt-dev libunbound-dev libhiredis-dev libcurl4-openssl-dev openssl ca-certificates dns-root-data publicsuffix)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils python3-spf python3-dkim python3-nacl)
 case "$what" in
 build) ;;
-test) pkgs+=(libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dnslib redis-server swaks libnet-ssleay-perl procps ldnsutils python3-spf python3-dkim python3-nacl) ;;
+test) pkgs+=("${test_pkgs[@]}") ;;
 fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
-*) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
+bench) pkgs+=("${test_pkgs[@]}" libgnutls28-dev) ;;
+*) echo "usage: $0 build|test|fuzz|bench" >&2; exit 2 ;;
 esac
 
 missing=()
