@@ -165,6 +165,13 @@ static void lookup_on_closed(struct ipc_chan *ch, void *arg)
 	exit(0);
 }
 
+/* A worker that stops (or dies: the parent then stops the server) does not
+ * end lookup: the other workers may still wait for its answers. */
+static void lookup_on_worker_closed(struct ipc_chan *ch, void *arg)
+{
+	log_info("%s closed its channel", ipc_chan_peer(ch));
+}
+
 static void lookup_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	lookup_reload(0);
@@ -221,7 +228,7 @@ int lookup_main(struct proc_setup *s)
 		char name[32];
 		str_fmt(name, sizeof name, "smtp worker %u", i);
 		if (!ipc_chan_new(L.base, s->w_lookup[i][0], name, lookup_on_worker,
-				  lookup_on_closed, NULL))
+				  lookup_on_worker_closed, NULL))
 			fatal("cannot set up the channel to %s", name);
 	}
 	/* The queue asks like a worker does (RCPT_CHECK), for bounces. */

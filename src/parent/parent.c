@@ -27,7 +27,13 @@
 #include "util/str.h"
 
 #define PARENT_CHILDREN_MAX (PROC_WORKERS_MAX + 4)
-#define PARENT_STOP_GRACE   5 /* seconds before SIGKILL at shutdown */
+/* Seconds each stage of a stop may take before SIGKILL: the SMTP workers
+ * (a message at its final dot gets its 250 first, which may wait on a
+ * delivery for QUEUE_DIRECT_WAIT), the queue (deliveries in flight are
+ * answered and recorded, QUEUE_STOP_WAIT), then the others. */
+#define PARENT_STOP_WORKERS 10
+#define PARENT_STOP_QUEUE   12
+#define PARENT_STOP_REST    5
 
 struct child {
 	pid_t pid;
@@ -133,20 +139,34 @@ static int parent_spawn(struct proc_setup *s)
 	return 0;
 }
 
-static void parent_kill_all(int sig)
+/* The stages of a stop: which children a stage signals. */
+enum parent_stage { STAGE_WORKERS, STAGE_QUEUE, STAGE_REST };
+
+static int parent_in_stage(const struct child *c, enum parent_stage st)
+{
+	int worker = strncmp(c->name, "smtp", 4) == 0, queue = strcmp(c->name, "queue") == 0;
+
+	return st == STAGE_WORKERS ? worker : st == STAGE_QUEUE ? queue : !worker && !queue;
+}
+
+static void parent_kill_stage(enum parent_stage st, int sig)
 {
 	for (size_t i = 0; i < n_children; i++)
-		if (children[i].pid > 0)
+		if (children[i].pid > 0 && parent_in_stage(&children[i], st))
 			kill(children[i].pid, sig);
 }
 
-/* Reap exited children; returns the number that exited. */
-static int parent_reap(int expected)
+/* Reap exited children; with wait, block until the first one. Returns the
+ * number reaped, or -1 when waiting and no child is left. */
+static int parent_reap_opt(int expected, int wait)
 {
-	int status, n = 0;
+	int status, n = 0, options = wait ? 0 : WNOHANG;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, options)) > 0 || (pid < 0 && errno == EINTR)) {
+		if (pid < 0)
+			continue;
+		options = WNOHANG; /* only the first wait blocks */
 		for (size_t i = 0; i < n_children; i++) {
 			if (children[i].pid != pid)
 				continue;
@@ -162,33 +182,54 @@ static int parent_reap(int expected)
 					  (int)pid, WEXITSTATUS(status));
 		}
 	}
-	return n;
+	return wait && n == 0 && pid < 0 ? -1 : n;
 }
 
-static size_t parent_alive(void)
+/* Reap exited children (without waiting); returns the number that exited. */
+static int parent_reap(int expected)
+{
+	return parent_reap_opt(expected, 0);
+}
+
+static size_t parent_alive(enum parent_stage st)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < n_children; i++)
-		n += children[i].pid > 0;
+		n += children[i].pid > 0 && parent_in_stage(&children[i], st);
 	return n;
 }
 
-static void parent_stop(void)
+/* SIGTERM to one stage's children; SIGKILL to those still there after
+ * grace seconds. */
+static void parent_stop_stage(enum parent_stage st, int grace, const char *what)
 {
-	time_t deadline = time(NULL) + PARENT_STOP_GRACE;
+	time_t deadline = time(NULL) + grace;
 
-	parent_kill_all(SIGTERM);
-	while (parent_alive() > 0 && time(NULL) < deadline) {
+	parent_kill_stage(st, SIGTERM);
+	while (parent_alive(st) > 0 && time(NULL) < deadline) {
 		parent_reap(1);
-		if (parent_alive() > 0)
+		if (parent_alive(st) > 0)
 			usleep(20000);
 	}
-	if (parent_alive() > 0) {
-		log_warn("children did not stop in %d s; killing them", PARENT_STOP_GRACE);
-		parent_kill_all(SIGKILL);
-		while (parent_alive() > 0 && waitpid(-1, NULL, 0) > 0)
-			parent_reap(1);
+	if (parent_alive(st) > 0) {
+		log_warn("%s did not stop in %d s; killing them", what, grace);
+		parent_kill_stage(st, SIGKILL);
+		while (parent_alive(st) > 0 && parent_reap_opt(1, 1) >= 0)
+			;
 	}
+}
+
+/*
+ * Stop in order, so that a restart neither loses nor repeats mail: the
+ * SMTP workers first (no new sessions; a message at its final dot still
+ * gets its 250), then the queue (no new deliveries; those in flight are
+ * answered and recorded), then delivery, remote and lookup.
+ */
+static void parent_stop(void)
+{
+	parent_stop_stage(STAGE_WORKERS, PARENT_STOP_WORKERS, "smtp workers");
+	parent_stop_stage(STAGE_QUEUE, PARENT_STOP_QUEUE, "the queue");
+	parent_stop_stage(STAGE_REST, PARENT_STOP_REST, "deliver, remote and lookup");
 }
 
 static void parent_signals(void)

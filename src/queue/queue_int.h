@@ -20,6 +20,7 @@
 #define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
 #define QUEUE_DIRECT_RCPTS   32	  /* at most this many recipients are delivered before the 250 */
 #define QUEUE_DIRECT_WAIT    5	  /* seconds such a delivery may hold the 250, then it is queued */
+#define QUEUE_STOP_WAIT	     10	  /* seconds a stopping queue waits for deliveries in flight */
 #define QUEUE_RETRY_MIN	     60	  /* first retry after a minute, doubling ... */
 #define QUEUE_RETRY_MAX	     7200 /* ... up to two hours */
 
@@ -83,6 +84,7 @@ struct queue {
 	unsigned n_inflight[QK_COUNT];
 	unsigned inflight_rcpts[QK_COUNT];
 	uint64_t stat_committed, stat_delivered;
+	int stopping; /* SIGTERM: start nothing, record what is in flight, exit */
 };
 
 extern struct queue Q;

@@ -12,12 +12,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "parent/proc.h"
 #include "queue/queue_int.h"
 #include "util/log.h"
+#include "util/pool.h"
 #include "util/str.h"
+
+#define QUEUE_STOP_TICK_US 20000 /* how often a stopping queue looks whether it is done */
 
 struct queue Q;
 
@@ -67,11 +71,56 @@ static void queue_on_closed(struct ipc_chan *ch, void *arg)
 	exit(0);
 }
 
-static void queue_on_term(evutil_socket_t sig, short what, void *arg)
+/* A worker that stops (or dies: the parent then stops the server) does not
+ * end the queue: the other workers may still wait for their commits. */
+static void queue_on_worker_closed(struct ipc_chan *ch, void *arg)
 {
+	log_info("%s closed its channel", ipc_chan_peer(ch));
+}
+
+static unsigned queue_busy(void)
+{
+	return Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE] + pool_pending(Q.pool) +
+	       (Q.sync_running != NULL) + (Q.sync_batch != NULL);
+}
+
+static void queue_on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tick = {0, QUEUE_STOP_TICK_US};
+	time_t *deadline = arg;
+	unsigned busy = queue_busy();
+
+	if (busy > 0 && time(NULL) < *deadline) {
+		if (event_base_once(Q.base, -1, EV_TIMEOUT, queue_on_stop_tick, arg, &tick) == 0)
+			return;
+	}
+	if (busy > 0)
+		log_warn(
+		    "stopping with %u deliveries unanswered after %d s (tried again at the next "
+		    "start)",
+		    Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE], QUEUE_STOP_WAIT);
 	log_info("stopping: %llu committed, %llu delivered", (unsigned long long)Q.stat_committed,
 		 (unsigned long long)Q.stat_delivered);
 	exit(0);
+}
+
+/*
+ * SIGTERM (the parent stops the queue once the workers are gone): start no
+ * delivery, but wait (at most QUEUE_STOP_WAIT) for the answers of those in
+ * flight and record them, so that a restart does not deliver them again.
+ */
+static void queue_on_term(evutil_socket_t sig, short what, void *arg)
+{
+	static time_t deadline;
+
+	if (Q.stopping)
+		return;
+	Q.stopping = 1;
+	deadline = time(NULL) + QUEUE_STOP_WAIT;
+	if (Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE] > 0)
+		log_info("stopping: waiting for %u deliveries in flight",
+			 Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE]);
+	queue_on_stop_tick(-1, 0, &deadline);
 }
 
 /* Messages never committed (no 250 was given) are removed at start. */
@@ -102,7 +151,7 @@ static void queue_wire(struct proc_setup *s)
 		w->idx = i;
 		str_fmt(name, sizeof name, "smtp worker %u", i);
 		w->ch = ipc_chan_new(Q.base, s->w_queue[i][0], name, queue_on_worker,
-				     queue_on_closed, w);
+				     queue_on_worker_closed, w);
 		if (!w->ch)
 			fatal("cannot set up the channel to %s", name);
 	}
@@ -120,7 +169,7 @@ int queue_main(struct proc_setup *s)
 {
 	int keep[PROC_WORKERS_MAX + 3];
 	size_t n = 0;
-	struct event *term, *intr;
+	struct event *term;
 
 	log_setproc("queue");
 	for (unsigned i = 0; i < s->n_workers; i++)
@@ -145,8 +194,7 @@ int queue_main(struct proc_setup *s)
 	queue_scan();
 	queue_dispatch();
 	term = evsignal_new(Q.base, SIGTERM, queue_on_term, NULL);
-	intr = evsignal_new(Q.base, SIGINT, queue_on_term, NULL);
-	if (!term || !intr || evsignal_add(term, NULL) < 0 || evsignal_add(intr, NULL) < 0)
+	if (!term || evsignal_add(term, NULL) < 0)
 		fatal("cannot watch signals");
 	queue_ctl_init();
 	log_info("ready");

@@ -214,7 +214,7 @@ int queue_start(struct qmsg *q, int slot, enum qkind k)
 
 int queue_local_slot(uint32_t n_rcpt)
 {
-	if (Q.ready_head[QK_LOCAL] || Q.n_inflight[QK_LOCAL] >= QUEUE_INFLIGHT_MAX ||
+	if (Q.stopping || Q.ready_head[QK_LOCAL] || Q.n_inflight[QK_LOCAL] >= QUEUE_INFLIGHT_MAX ||
 	    (Q.n_inflight[QK_LOCAL] > 0 &&
 	     Q.inflight_rcpts[QK_LOCAL] + n_rcpt > QUEUE_INFLIGHT_RCPTS))
 		return -1;
@@ -223,6 +223,8 @@ int queue_local_slot(uint32_t n_rcpt)
 
 void queue_dispatch(void)
 {
+	if (Q.stopping)
+		return;
 	queue_dispatch_kind(QK_LOCAL);
 	queue_dispatch_kind(QK_REMOTE);
 }

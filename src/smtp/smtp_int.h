@@ -156,6 +156,9 @@ struct smtp_worker {
 	uint64_t next_id;
 	unsigned n_sessions;
 	char *scratch; /* SMTP_SCRATCH octets, for unstuffed DATA */
+	int stopping;  /* SIGTERM: no new sessions; each open one ends once answered */
+	struct evconnlistener *listeners[CONF_MAX_LISTEN + 1];
+	size_t n_listeners;
 };
 
 extern struct smtp_worker W;
@@ -205,6 +208,11 @@ int smtp_output_full(struct smtp_session *s);
 int smtp_msgs_exceeded(struct smtp_session *s);
 void smtp_limits_free(struct smtp_session *s);
 void smtp_close_now(struct smtp_session *s);
+/* Shutdown: a session that waits for nothing owed to it gets 421 and is
+ * closed; one waiting for a commit (or another process's answer) is left to
+ * get that answer first, and smtp_process ends it then. */
+void smtp_stop_session(struct smtp_session *s);
+void smtp_stop_all(void);
 /* Close at once, without a reply (it could not be delivered). */
 void smtp_drop(struct smtp_session *s);
 /* TLS started but the handshake has not completed. */

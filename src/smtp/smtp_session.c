@@ -533,6 +533,10 @@ void smtp_process(struct smtp_session *s)
 {
 	int progress = 1;
 
+	if (W.stopping && s->wait == SW_NONE) {
+		smtp_stop_session(s);
+		return;
+	}
 	while (progress && s->wait == SW_NONE) {
 		if (smtp_output_full(s)) { /* the client does not read its replies */
 			s->wait = SW_OUTPUT;
@@ -757,6 +761,26 @@ struct smtp_session *smtp_session_find(uint64_t id)
 	return NULL;
 }
 
+void smtp_stop_session(struct smtp_session *s)
+{
+	if (s->state == SS_CLOSING)
+		return;
+	if (s->wait != SW_NONE && s->wait != SW_GREET && s->wait != SW_TARPIT &&
+	    s->wait != SW_OUTPUT)
+		return; /* the queue and lookup outlive the workers: the answer comes */
+	smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection", W.conf->hostname);
+	smtp_close_now(s);
+}
+
+void smtp_stop_all(void)
+{
+	for (size_t b = 0; b < SMTP_SESSION_BUCKETS; b++)
+		for (struct smtp_session *s = W.buckets[b], *next; s; s = next) {
+			next = s->hnext; /* closing is deferred, but be safe */
+			smtp_stop_session(s);
+		}
+}
+
 static void smtp_free(struct smtp_session *s)
 {
 	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
@@ -775,4 +799,8 @@ static void smtp_free(struct smtp_session *s)
 	else
 		bufferevent_free(s->bev);
 	free(s);
+	if (W.stopping && W.n_sessions == 0) {
+		log_info("stopped: every session ended");
+		exit(0);
+	}
 }

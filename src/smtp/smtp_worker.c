@@ -24,6 +24,8 @@
 #include "util/log.h"
 #include "util/str.h"
 
+#define SMTP_STOP_WAIT 8 /* seconds a stopping worker waits for its sessions */
+
 struct smtp_worker W;
 static struct ipc_msg *smtp_out; /* one outbound record, reused */
 
@@ -354,9 +356,35 @@ static void smtp_on_accept_error(struct evconnlistener *l, void *arg)
 	}
 }
 
+static void smtp_on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("stopping with %u session(s) still open after %d s", W.n_sessions, SMTP_STOP_WAIT);
+	exit(0);
+}
+
+/*
+ * SIGTERM (the parent stops the workers first, while the queue and lookup
+ * still run): stop accepting, answer 421 to every session that waits for
+ * nothing owed to it, let a message at its final dot get its 250 (or
+ * refusal) first, and exit when the last session is gone, or after
+ * SMTP_STOP_WAIT. A client never misses the 250 of a message we keep.
+ */
 static void smtp_on_term(evutil_socket_t sig, short what, void *arg)
 {
-	exit(0);
+	struct timeval tv = {SMTP_STOP_WAIT, 0};
+
+	if (W.stopping)
+		return;
+	W.stopping = 1;
+	for (size_t i = 0; i < W.n_listeners; i++)
+		evconnlistener_free(W.listeners[i]); /* closes our copy of the socket */
+	W.n_listeners = 0;
+	log_info("stopping: %u session(s) open", W.n_sessions);
+	if (W.n_sessions == 0)
+		exit(0);
+	smtp_stop_all();
+	if (event_base_once(W.base, -1, EV_TIMEOUT, smtp_on_stop_timer, NULL, &tv) < 0)
+		exit(0);
 }
 
 static void smtp_listen(struct proc_setup *s, struct smtp_listener *lis)
@@ -369,6 +397,7 @@ static void smtp_listen(struct proc_setup *s, struct smtp_listener *lis)
 		if (!l)
 			fatal("cannot watch listener %zu", i);
 		evconnlistener_set_error_cb(l, smtp_on_accept_error);
+		W.listeners[W.n_listeners++] = l;
 	}
 }
 

@@ -7,6 +7,9 @@ import os
 import pwd
 import re
 import signal
+import smtplib
+import threading
+import time
 
 import pytest
 
@@ -177,3 +180,75 @@ def test_queued_mail_delivered_after_kill9(make_server):
     [m] = srv.read_mail("bob")
     assert m.qid == qid
     assert srv.wait_queue_empty()
+
+
+def send_load(port, rcpts, tag, stop, results, lock):
+    """Messages in a loop, one per session, until stop is set or the server
+    is gone; results[token] = (rcpts, answered 250)."""
+    n = 0
+    while not stop.is_set():
+        token = "%s-%d" % (tag, n)
+        n += 1
+        ok = False
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=20 * h.SLOW) as s:
+                msg = "Subject: load %s\r\n\r\nbody %s\r\n" % (token, token)
+                s.sendmail("load@example.org", rcpts, msg)
+                ok = True  # the 250 was read; what follows may fail
+                with lock:
+                    results[token] = (rcpts, True)
+                s.quit()
+        except (OSError, smtplib.SMTPException):
+            if not ok:
+                with lock:
+                    results[token] = (rcpts, False)
+                if stop.is_set():
+                    return
+                time.sleep(0.05)
+
+
+def tokens_in(srv, local):
+    found = {}
+    for path in srv.files(local):
+        with open(path, "rb") as f:
+            m = re.search(rb"Subject: load (\S+)", f.read())
+        assert m, path
+        found[m.group(1).decode()] = found.get(m.group(1).decode(), 0) + 1
+    return found
+
+
+def test_stop_under_load_neither_loses_nor_repeats(make_server):
+    """SIGTERM while clients send, to one mailbox (delivered before the 250)
+    and to 33 (committed first, delivered from the queue): the server stops
+    by itself, and after a restart every message answered 250 is in each of
+    its mailboxes exactly once, and no other message is in any. The stop is
+    ordered: workers first (a message at its final dot still gets its 250,
+    the others 421), then the queue (deliveries in flight are answered and
+    recorded), then the rest."""
+    users = ["u%02d@example.test" % i for i in range(33)]
+    srv = make_server(users=[(u, None, []) for u in users], limits={"recipient-rate": "off"})
+    stop, lock, results = threading.Event(), threading.Lock(), {}
+    loads = [(["u00@example.test"], "one%d" % i) for i in range(4)] + [(users, "many")]
+    threads = [threading.Thread(target=send_load, args=(srv.port, r, t, stop, results, lock))
+               for r, t in loads]
+    for t in threads:
+        t.start()
+    try:
+        assert h.wait_until(lambda: sum(ok for _, ok in results.values()) >= 40, 30 * h.SLOW)
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=40 * h.SLOW) == 0, srv.log_tail(20)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    log = srv.log_text()
+    assert log.index("smtp0: stopping:") < log.index("queue: stopping:"), srv.log_tail(30)
+    srv.start()
+    assert srv.wait_queue_empty(), srv.queue_files()
+    answered = {tok for tok, (_, ok) in results.items() if ok}
+    assert len(answered) >= 40
+    for u in users:
+        local = u.split("@")[0]
+        want = {tok: 1 for tok, (rcpts, ok) in results.items() if ok and u in rcpts}
+        got = tokens_in(srv, local)
+        assert got == want, (local, sorted(set(got.items()) ^ set(want.items()))[:10])
