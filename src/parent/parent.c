@@ -82,19 +82,29 @@ static int parent_ident(const char *user, struct proc_ident *id)
 static pid_t parent_fork(struct proc_setup *s, const char *name,
 			 int (*fn)(struct proc_setup *, unsigned), unsigned idx)
 {
-	pid_t pid = fork();
+	sigset_t all, old;
+	pid_t pid;
 
-	if (pid < 0) {
-		log_error("cannot fork %s: %s", name, strerror(errno));
-		return -1;
-	}
+	/* Signals wait until the child has its own dispositions: a SIGTERM sent
+	 * right after the fork must not run our handler in the child (which
+	 * would only set a flag there, and the child would never stop). */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN); /* ^C reaches the parent, which stops us */
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGPIPE, SIG_IGN);
+		signal(SIGALRM, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		exit(fn(s, idx));
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		log_error("cannot fork %s: %s", name, strerror(errno));
+		return -1;
 	}
 	children[n_children].pid = pid;
 	str_fmt(children[n_children].name, sizeof children[0].name, "%s", name);
@@ -296,16 +306,18 @@ int parent_run(const struct conf *c, int foreground)
 	static struct proc_setup s;
 
 	memset(&s, 0, sizeof s);
+	s.spool_lock = -1;
 	s.conf = c;
 	tzset();
 	if (parent_ident(c->user, &s.worker_id) < 0 || parent_ident(c->queue_user, &s.queue_id) < 0)
 		return 1;
-	if (parent_tls_load(c, &s) < 0 || parent_prepare(c, &s) < 0 || parent_bind(c, &s) < 0 ||
-	    parent_pairs(&s) < 0)
+	if (parent_tls_load(c, &s) < 0 || parent_prepare(c, &s) < 0 ||
+	    parent_lock_spool(c, &s) < 0 || parent_bind(c, &s) < 0 || parent_pairs(&s) < 0)
 		return 1;
 	if (!foreground && parent_daemonize() < 0)
 		return 1;
 	log_init(foreground, "parent");
+	parent_write_pid(&s);
 	if (!s.worker_id.drop)
 		log_warn("not started as root: running without chroot and separate users");
 	parent_raise_nofile();

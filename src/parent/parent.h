@@ -12,6 +12,10 @@
 int parent_run(const struct conf *c, int foreground);
 
 int parent_prepare(const struct conf *c, struct proc_setup *s);
+/* Lock the spool for this server (one server per spool: two would deliver
+ * the same queue files); -1 with one line on stderr when another holds it. */
+int parent_lock_spool(const struct conf *c, struct proc_setup *s);
+void parent_write_pid(const struct proc_setup *s);
 int parent_bind(const struct conf *c, struct proc_setup *s);
 int parent_pairs(struct proc_setup *s);
 int parent_daemonize(void);

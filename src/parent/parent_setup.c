@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +97,55 @@ int parent_prepare(const struct conf *c, struct proc_setup *s)
 		    parent_dir(path, 0700, &s->queue_id) < 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * The lock is flock(2) on <spool>/sealpost.pid, which also names the pid.
+ * Every process forked from here shares the lock (the workers close their
+ * copy), so it is held until the last process that touches the spool has
+ * exited: a server started while another still stops is refused.
+ */
+int parent_lock_spool(const struct conf *c, struct proc_setup *s)
+{
+	char path[CONF_PATH_MAX], pid[32] = "";
+	int fd;
+
+	if (str_fmt(path, sizeof path, "%s/sealpost.pid", c->spool) < 0) {
+		fprintf(stderr, "sealpost: spool path too long: %s\n", c->spool);
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+		fprintf(stderr, "sealpost: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			fprintf(stderr,
+				"sealpost: spool %s is in use by another sealpost (pid %s), "
+				"which may still be stopping\n",
+				c->spool, pid[0] ? pid : "unknown");
+		else
+			fprintf(stderr, "sealpost: cannot lock %s: %s\n", path, strerror(err));
+		close(fd);
+		return -1;
+	}
+	s->spool_lock = fd;
+	return 0;
+}
+
+/* Record the pid (after daemonizing) in the locked file. */
+void parent_write_pid(const struct proc_setup *s)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+
+	if (n > 0 &&
+	    (ftruncate(s->spool_lock, 0) < 0 || pwrite(s->spool_lock, pid, (size_t)n, 0) != n))
+		log_warn("cannot write the pid file: %s", strerror(errno));
 }
 
 /* Close fd after a failed call, keeping that call's errno; returns -1. */

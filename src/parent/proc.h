@@ -47,6 +47,7 @@ struct proc_setup {
 	struct proc_ident worker_id;   /* `user` */
 	struct proc_ident queue_id;    /* `queue-user` */
 	char empty_dir[CONF_PATH_MAX]; /* chroot for smtp workers */
+	int spool_lock; /* <spool>/sealpost.pid, locked: held by all but the workers */
 };
 
 /* The parent's pid, set before it forks. */

@@ -533,7 +533,7 @@ void smtp_process(struct smtp_session *s)
 {
 	int progress = 1;
 
-	if (W.stopping && s->wait == SW_NONE) {
+	if (W.stopping && s->wait == SW_NONE && s->state != SS_CLOSING) {
 		smtp_stop_session(s);
 		return;
 	}

@@ -416,6 +416,7 @@ int smtp_worker_main(struct proc_setup *s, unsigned idx)
 	keep[n++] = s->w_lookup[idx][1];
 	keep[n++] = s->w_parent[idx][1];
 	proc_close_except(s, keep, n);
+	close(s->spool_lock); /* the spool is not ours */
 	W.conf = s->conf;
 	W.base = event_base_new();
 	if (!W.base)
