@@ -1,18 +1,18 @@
 /*
  * deliver_maildir: Maildir path expansion and durable delivery
  * (see deliver_maildir.h). File names follow the Maildir convention
- * time.MusecPpidQn.host so two deliveries never collide.
+ * time.unique.host, with the queue id and recipient index as the unique
+ * part, so a repeated delivery finds or replaces its first copy.
  */
 #include "deliver/deliver_maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "util/dirsync.h"
@@ -21,9 +21,6 @@
 
 #define MAILDIR_WBUF (64 * 1024)
 #define MAILDIR_PATH 4096
-
-static atomic_uint maildir_seq;
-static _Atomic int maildir_pid; /* getpid() once: the process never forks after it starts */
 
 /* A component of a path: non-empty, no '/', not starting with '.', no controls. */
 static int maildir_component_ok(const char *s, size_t n)
@@ -118,37 +115,53 @@ static int maildir_write_lf(int fd, const char *msg, size_t len)
 	return rc;
 }
 
-static int maildir_names(const char *dir, const char *hostname, char *tmp, char *dst, size_t cap)
+int maildir_name(char *out, size_t cap, long long time, const char *id, unsigned idx,
+		 const char *hostname)
 {
-	struct timeval tv;
-	char name[512];
-
-	gettimeofday(&tv, NULL);
-	if (maildir_pid == 0)
-		maildir_pid = (int)getpid();
-	if (str_fmt(name, sizeof name, "%lld.M%06ldP%dQ%u.%s", (long long)tv.tv_sec,
-		    (long)tv.tv_usec, maildir_pid, atomic_fetch_add(&maildir_seq, 1),
-		    hostname) < 0 ||
-	    str_fmt(tmp, cap, "%s/tmp/%s", dir, name) < 0 ||
-	    str_fmt(dst, cap, "%s/new/%s", dir, name) < 0)
-		return -1;
-	return 0;
+	return str_fmt(out, cap, "%lld.Q%sR%u.%s", time, id, idx, hostname);
 }
 
-int maildir_deliver(const char *dir, const char *hostname, const char *prefix, size_t prefix_len,
+int maildir_has(const char *dir, const char *name)
+{
+	char path[MAILDIR_PATH];
+	struct stat st;
+	size_t n = strlen(name);
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (str_fmt(path, sizeof path, "%s/new/%s", dir, name) < 0)
+		return -1;
+	if (stat(path, &st) == 0)
+		return 1;
+	if (str_fmt(path, sizeof path, "%s/cur", dir) < 0)
+		return -1;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, name, n) == 0 &&
+			(de->d_name[n] == '\0' || de->d_name[n] == ':');
+	closedir(d);
+	return found;
+}
+
+int maildir_deliver(const char *dir, const char *name, const char *prefix, size_t prefix_len,
 		    const char *msg, size_t len, char *why, size_t whycap)
 {
 	char tmp[MAILDIR_PATH], dst[MAILDIR_PATH], newdir[MAILDIR_PATH];
+	/* O_TRUNC, not O_EXCL: a tmp/ file of this name is an earlier attempt's */
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
 	int fd;
 
-	if (maildir_names(dir, hostname, tmp, dst, sizeof tmp) < 0 ||
+	if (str_fmt(tmp, sizeof tmp, "%s/tmp/%s", dir, name) < 0 ||
+	    str_fmt(dst, sizeof dst, "%s/new/%s", dir, name) < 0 ||
 	    str_fmt(newdir, sizeof newdir, "%s/new", dir) < 0) {
 		str_fmt(why, whycap, "maildir path too long");
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(tmp, flags, 0600);
 	if (fd < 0 && errno == ENOENT && maildir_make(dir) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = open(tmp, flags, 0600);
 	if (fd < 0) {
 		str_fmt(why, whycap, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;

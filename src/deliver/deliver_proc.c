@@ -25,15 +25,17 @@
 
 #define DELIVER_THREADS	 16 /* each mostly waits in fsync: the disk merges concurrent ones */
 #define DELIVER_WHY_MAX	 256
+#define DELIVER_NAME_MAX 384	      /* a Maildir file name: time, queue id, index, host name */
 #define DELIVER_READ_MAX (256 * 1024) /* queue files up to this are read, larger ones mapped */
 
 struct djob {
 	uint64_t job;
 	char id[QUEUE_ID_SIZE + 1];
+	uint32_t flags; /* QJOB_F_* */
 	int fd;
 	uint32_t n;
 	uint32_t *idx;
-	int *ok;
+	int *ok; /* 1 delivered now, 2 its copy was already there */
 	char (*why)[DELIVER_WHY_MAX];
 };
 
@@ -58,7 +60,7 @@ static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, s
 	const struct qenv_rcpt *r = &e->rcpt[j->idx[k]];
 	const char *at = strrchr(r->mbox, '@');
 	const struct conf_domain *d = at ? conf_find_domain(D.conf, at + 1, strlen(at + 1)) : NULL;
-	char dir[CONF_PATH_MAX * 2], prefix[2 * SMTP_ADDR_MAX + 64];
+	char dir[CONF_PATH_MAX * 2], prefix[2 * SMTP_ADDR_MAX + 64], name[DELIVER_NAME_MAX];
 	long plen;
 
 	if (!d) {
@@ -77,7 +79,18 @@ static void deliver_one(struct djob *j, const struct qenv *e, const char *msg, s
 		str_fmt(j->why[k], DELIVER_WHY_MAX, "header too long");
 		return;
 	}
-	if (maildir_deliver(dir, D.conf->hostname, prefix, (size_t)plen, msg, len, j->why[k],
+	if (maildir_name(name, sizeof name, (long long)e->time, j->id, j->idx[k],
+			 D.conf->hostname) < 0) {
+		str_fmt(j->why[k], DELIVER_WHY_MAX, "mailbox file name too long");
+		return;
+	}
+	/* found in the spool at start: its copy may have been made before a
+	 * crash or a stop that could not record it */
+	if ((j->flags & QJOB_F_RECOVERED) && maildir_has(dir, name) == 1) {
+		j->ok[k] = 2;
+		return;
+	}
+	if (maildir_deliver(dir, name, prefix, (size_t)plen, msg, len, j->why[k],
 			    DELIVER_WHY_MAX) == 0)
 		j->ok[k] = 1;
 }
@@ -94,9 +107,11 @@ static void deliver_log(const struct djob *j, const struct qenv *e)
 		if (j->idx[k] >= e->n_rcpt)
 			continue;
 		if (j->ok[k])
-			log_info("%s: to=<%s> mailbox=%s%s status=delivered", j->id,
+			log_info("%s: to=<%s> mailbox=%s%s status=delivered%s", j->id,
 				 e->rcpt[j->idx[k]].addr, e->rcpt[j->idx[k]].mbox,
-				 e->folder[0] ? " folder=Junk" : "");
+				 e->folder[0] ? " folder=Junk" : "",
+				 j->ok[k] == 2 ? " (its copy was there from before the restart)"
+					       : "");
 		else
 			log_warn("%s: to=<%s> status=deferred (%s)", j->id, e->rcpt[j->idx[k]].addr,
 				 j->why[k]);
@@ -196,7 +211,7 @@ static void deliver_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 
 	if (!j)
 		fatal("out of memory");
-	qjob_decode(m, &j->job, j->id, &j->idx, &j->n, &j->fd);
+	qjob_decode(m, &j->job, j->id, &j->flags, &j->idx, &j->n, &j->fd);
 	j->ok = calloc(j->n, sizeof *j->ok);
 	j->why = calloc(j->n, sizeof *j->why);
 	if (!j->ok || !j->why)

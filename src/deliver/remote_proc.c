@@ -390,7 +390,9 @@ static void remote_on_queue(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 
 	if (!j)
 		fatal("out of memory");
-	qjob_decode(m, &j->job, j->id, &j->idx, &j->n, &j->fd);
+	uint32_t flags; /* a remote host gives no way to find an earlier copy */
+
+	qjob_decode(m, &j->job, j->id, &flags, &j->idx, &j->n, &j->fd);
 	j->status = malloc(j->n * sizeof *j->status);
 	j->why = calloc(j->n, sizeof *j->why);
 	if (!j->status || !j->why)

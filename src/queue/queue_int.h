@@ -62,6 +62,7 @@ struct qmsg {
 	struct event *timer;
 	struct qincoming *direct; /* delivered before its 250: not committed yet */
 	int orphan;		  /* its commit failed mid-delivery: freed when deliver answers */
+	int recovered;		  /* found in the spool at start: copies may exist from before */
 	struct qmsg *next;	  /* ready list */
 	struct qmsg *all_next, *all_prev; /* every message the queue holds */
 };

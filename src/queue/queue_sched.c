@@ -149,6 +149,7 @@ static int queue_send_deliver(struct qmsg *q, int slot, enum qkind k)
 	ipc_msg_init(m, IPC_DELIVER);
 	ipc_put_u64(m, (uint64_t)slot);
 	ipc_put_str(m, q->id);
+	ipc_put_u32(m, q->recovered ? QJOB_F_RECOVERED : 0);
 	ipc_put_u32(m, queue_todo(q, k));
 	for (uint32_t i = 0; i < q->n_rcpt; i++)
 		if (!q->done[i] && q->remote[i] == (k == QK_REMOTE))
@@ -508,6 +509,7 @@ static void queue_scan_one(const char *id)
 		q->remote[i] = strcmp(e.rcpt[i].mbox, QENV_MBOX_REMOTE) == 0;
 	}
 	q->tries = st.tries;
+	q->recovered = 1;
 	q->hold = st.hold;
 	q->warned = st.warned;
 	qenv_free(&e);

@@ -348,13 +348,14 @@ void qstate_apply(struct qenv *e, struct qstate *st, const char *text, size_t n)
 	}
 }
 
-void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t **idx,
-		 uint32_t *n, int *fd)
+void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t *flags,
+		 uint32_t **idx, uint32_t *n, int *fd)
 {
 	*fd = m->fd;
 	m->fd = -1;
 	*job = ipc_get_u64(m);
 	ipc_get_str(m, id, QUEUE_ID_SIZE + 1);
+	*flags = ipc_get_u32(m);
 	*n = ipc_get_u32(m);
 	if (m->type != IPC_DELIVER || *fd < 0 || m->bad || *n == 0 || *n > QENV_RCPT_MAX)
 		fatal("malformed DELIVER record");

@@ -120,11 +120,12 @@ void qenv_free(struct qenv *e);
 
 struct ipc_msg;
 /* The fields of an IPC_DELIVER record (queue -> deliver or remote): job,
- * queue id, the recipient indexes (*n of them, malloc'd into *idx) and the
- * queue file's descriptor (taken from m). The queue is a trusted peer, but
- * a malformed record is still fatal for the reader. */
-void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t **idx,
-		 uint32_t *n, int *fd);
+ * queue id, flags (QJOB_F_*), the recipient indexes (*n of them, malloc'd
+ * into *idx) and the queue file's descriptor (taken from m). The queue is
+ * a trusted peer, but a malformed record is still fatal for the reader. */
+#define QJOB_F_RECOVERED 1u /* found in the spool at start: copies may exist already */
+void qjob_decode(struct ipc_msg *m, uint64_t *job, char id[QUEUE_ID_SIZE + 1], uint32_t *flags,
+		 uint32_t **idx, uint32_t *n, int *fd);
 
 struct ipc_chan;
 /* The answers to an IPC_DELIVER: one IPC_DELIVERED_RCPT (status is an

@@ -1,10 +1,13 @@
 /* Unit tests: queue envelope codec, state file, IPC codec, Maildir paths. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -236,6 +239,59 @@ static void test_maildir_path(void **state)
 	assert_int_equal(maildir_path("/m/%d/%u", "bob@x.test", out, 8, why, sizeof why), -1);
 }
 
+static void write_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* One recipient's copy has one name on every attempt; a copy that is there
+ * (in new/, or moved to cur/ with flags) is found, and a repeated delivery
+ * replaces its first copy instead of adding a second. */
+static void test_maildir_same_name_every_attempt(void **state)
+{
+	char dir[] = "/tmp/sealpost-unit-maildir-XXXXXX", name[256], other[256], path[512];
+	char why[128];
+	int n = 0;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+	    maildir_name(name, sizeof name, 1700000000, "0123456789abcdef", 3, "mx.example.test"),
+	    0);
+	assert_string_equal(name, "1700000000.Q0123456789abcdefR3.mx.example.test");
+	assert_int_equal(maildir_name(other, sizeof other, 1700000000, "0123456789abcdef", 13,
+				      "mx.example.test"),
+			 0);
+	assert_int_equal(maildir_name(name, 16, 1700000000, "0123456789abcdef", 3, "h"), -1);
+	assert_int_equal(
+	    maildir_name(name, sizeof name, 1700000000, "0123456789abcdef", 3, "mx.example.test"),
+	    0);
+	assert_int_equal(maildir_has(dir, name), 0); /* no Maildir yet */
+	assert_int_equal(maildir_deliver(dir, name, "X: 1\n", 5, "a\r\n", 3, why, sizeof why), 0);
+	assert_int_equal(maildir_has(dir, name), 1);
+	assert_int_equal(maildir_deliver(dir, name, "X: 1\n", 5, "a\r\n", 3, why, sizeof why), 0);
+	snprintf(path, sizeof path, "%s/new", dir);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d)) != NULL;)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 1); /* replaced, not doubled */
+	/* a reader moved it to cur/ and flagged it seen */
+	char from[600], to[600];
+	snprintf(from, sizeof from, "%s/new/%s", dir, name);
+	snprintf(to, sizeof to, "%s/cur/%s:2,S", dir, name);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(maildir_has(dir, name), 1);
+	assert_int_equal(maildir_has(dir, other), 0);	  /* R13: another recipient's copy */
+	snprintf(to, sizeof to, "%s/cur/%s", dir, other); /* moved without flags */
+	write_file(to);
+	assert_int_equal(maildir_has(dir, other), 1);
+	snprintf(to, sizeof to, "rm -rf %s", dir);
+	assert_int_equal(system(to), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_ipc_codec),
 	    cmocka_unit_test(test_ipc_string_rules),
 	    cmocka_unit_test(test_maildir_path),
+	    cmocka_unit_test(test_maildir_same_name_every_attempt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
