@@ -8,6 +8,7 @@ import pwd
 import re
 import signal
 import smtplib
+import subprocess
 import threading
 import time
 
@@ -252,3 +253,62 @@ def test_stop_under_load_neither_loses_nor_repeats(make_server):
         want = {tok: 1 for tok, (rcpts, ok) in results.items() if ok and u in rcpts}
         got = tokens_in(srv, local)
         assert got == want, (local, sorted(set(got.items()) ^ set(want.items()))[:10])
+
+
+def test_copy_made_before_a_crash_is_not_made_again(server):
+    """A recipient's copy has one file name on every attempt (time.Q<id>R<n>.
+    host). A message found in the spool at start may already have copies
+    that were made but never recorded (deliver stopped or killed between
+    its rename and its answer); such a copy, even one a reader has moved to
+    cur/, is found, and the recipient is not given a second one."""
+    broken = break_maildir(server, "bob")
+    with server.client() as c:
+        c.ehlo()
+        qid = c.send_message("crash@example.org", ["alice@example.test", "bob@example.test"],
+                             ["Subject: crash", "", "once"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    [alice] = server.files("alice")
+    assert re.fullmatch(r"\d+\.Q%sR0\.mx\.example\.test" % qid, os.path.basename(alice)), alice
+    assert h.wait_until(lambda: deferred(server, qid), 15 * h.SLOW), server.log_tail(10)
+    assert server.stop() == 0
+    # What a crash after the rename would leave: bob's copy, read and moved
+    # to cur/ by his mail reader, and the queue still listing him as to do.
+    os.unlink(broken)
+    bob = server.maildir("bob")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(bob, sub))
+    name = os.path.basename(alice).replace("R0.", "R1.", 1)
+    with open(os.path.join(bob, "cur", name + ":2,S"), "wb") as f:
+        f.write(b"Subject: crash\n\nonce\n")
+    q = pwd.getpwnam("_sealpostq")
+    if os.geteuid() == 0:
+        for root, dirs, files in os.walk(os.path.join(server.dir, "mail")):
+            for p in dirs + files:
+                os.chown(os.path.join(root, p), q.pw_uid, q.pw_gid)
+    server.start()
+    assert server.wait_queue_empty(), server.queue_files()
+    line = "%s: to=<bob@example.test> mailbox=bob@example.test status=delivered " \
+           "(its copy was there from before the restart)" % qid
+    assert line in server.log_text(), server.log_tail(10)
+    assert server.files("bob") == [] and len(os.listdir(os.path.join(bob, "cur"))) == 1
+    assert len(server.files("alice")) == 1
+
+
+def test_one_server_per_spool(server, tmp_path):
+    """A second server on the same spool (other ports, same queue) would
+    deliver the same queue files: it is refused with one line naming the
+    pid (the lock is held until the first server's last process exits), and
+    the first one restarts normally."""
+    conf = tmp_path / "second.conf"
+    text = server.read_conf()
+    for port in (server.port, server.sub_port, server.subs_port):
+        text = text.replace(":%d" % port, ":%d" % h.free_port())
+    conf.write_text(text)
+    r = subprocess.run([h.BIN, "serve", "-c", str(conf), "-f"], capture_output=True,
+                       timeout=30 * h.SLOW)
+    assert r.returncode == 1, r
+    err = r.stderr.decode()
+    assert "is in use by another sealpost (pid %d)" % server.pid in err, err
+    assert err.count("\n") == 1, err
+    assert server.stop() == 0
+    server.start()
