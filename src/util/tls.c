@@ -156,19 +156,24 @@ void tls_tickets_set(const unsigned char key[TLS_TICKET_KEY_LEN])
 	tk_cur.set = 1;
 }
 
+/* Fetched once per process: EVP_aes_256_cbc() would look it up per ticket. */
+static EVP_CIPHER *tk_cipher;
+
 static int tls_ticket_keys(const struct tls_ticket_key *k, unsigned char *iv, EVP_CIPHER_CTX *c,
 			   EVP_MAC_CTX *h, int enc)
 {
 	OSSL_PARAM params[2];
 
+	if (!tk_cipher && (tk_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL)
+		return -1;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_MAC_CTX_set_params(h, params) != 1 ||
 	    EVP_MAC_init(h, k->hmac, sizeof k->hmac, NULL) != 1)
 		return -1;
 	if (enc)
-		return EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 0 : -1;
-	return EVP_DecryptInit_ex(c, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 0 : -1;
+		return EVP_EncryptInit_ex(c, tk_cipher, NULL, k->aes, iv) == 1 ? 0 : -1;
+	return EVP_DecryptInit_ex(c, tk_cipher, NULL, k->aes, iv) == 1 ? 0 : -1;
 }
 
 static int tls_ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c,
@@ -223,6 +228,12 @@ static SSL_CTX *tls_ctx_policy(void)
 	/* OpenSSL 3 refuses client-initiated renegotiation unless asked to allow it. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_any);
+	/* One TLS 1.3 ticket, not OpenSSL's two (meant for browsers opening
+	 * parallel connections): an MTA caches one session per destination. */
+	if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
