@@ -764,7 +764,7 @@ def report(bench, results, idle, servers, versions, path, started, elapsed):
                  "envelope_create without fsync) — its figures are for a weaker guarantee.")
     lines.append("- Plaintext: Postfix's `smtp-source` (one connection per message) plus one latency probe session "
                  "(a message every 50 ms; its messages count in msg/s and CPU). STARTTLS: bench/tls_load.c "
-                 "(one process, a thread per session, full TLS 1.3 handshake per message, same ECDSA P-256 "
+                 "(GnuTLS, one process, a thread per session, full TLS 1.3 handshake per message, same ECDSA P-256 "
                  "certificate for all three). msg/s = accepted messages / time until the last is in the Maildir.")
     lines.append("- CPU: utime+stime+cutime+cstime summed over the server's process tree (/proc/PID/stat) "
                  "before and after each run. Peak RSS: VmRSS summed over the tree (counts shared pages once per process); peak Pss: from smaps_rollup; both sampled every 200 ms.\n")

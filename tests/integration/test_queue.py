@@ -131,13 +131,20 @@ def test_hung_delivery_does_not_hold_the_reply(server):
     assert len(server.files("alice")) == 1
 
 
-def test_partial_delivery_survives_restarts(server):
+def to_alice_and_broken_bob(server, subject, body):
+    """One message to alice and to bob, whose Maildir is a regular file;
+    returns (the path of that file, the queue id)."""
     broken = break_maildir(server, "bob")
     with server.client() as c:
         c.ehlo()
-        qid = c.send_message("partial@example.org", ["alice@example.test", "bob@example.test"],
-                             ["Subject: partial", "", "to alice and bob"])
+        qid = c.send_message(subject + "@example.org", ["alice@example.test", "bob@example.test"],
+                             ["Subject: " + subject, "", body])
         check_reply(c.cmd("QUIT"), "221 2.0.0")
+    return broken, qid
+
+
+def test_partial_delivery_survives_restarts(server):
+    broken, qid = to_alice_and_broken_bob(server, "partial", "to alice and bob")
     [m] = server.read_mail("alice")
     assert m.qid == qid
     # delivered to alice before the reply, then committed for bob
@@ -261,12 +268,7 @@ def test_copy_made_before_a_crash_is_not_made_again(server):
     that were made but never recorded (deliver stopped or killed between
     its rename and its answer); such a copy, even one a reader has moved to
     cur/, is found, and the recipient is not given a second one."""
-    broken = break_maildir(server, "bob")
-    with server.client() as c:
-        c.ehlo()
-        qid = c.send_message("crash@example.org", ["alice@example.test", "bob@example.test"],
-                             ["Subject: crash", "", "once"])
-        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    broken, qid = to_alice_and_broken_bob(server, "crash", "once")
     [alice] = server.files("alice")
     assert re.fullmatch(r"\d+\.Q%sR0\.mx\.example\.test" % qid, os.path.basename(alice)), alice
     assert h.wait_until(lambda: deferred(server, qid), 15 * h.SLOW), server.log_tail(10)
