@@ -97,6 +97,7 @@ static pid_t parent_fork(struct proc_setup *s, const char *name,
 		signal(SIGINT, SIG_IGN); /* ^C reaches the parent, which stops us */
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGPIPE, SIG_IGN);
+		signal(SIGXFSZ, SIG_IGN); /* over a file size limit: EFBIG, not death */
 		signal(SIGALRM, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		exit(fn(s, idx));
@@ -255,6 +256,7 @@ static void parent_signals(void)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Supervise until told to stop or a child dies; returns the exit status. */

@@ -41,7 +41,7 @@ void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 			continue;
 		if (w <= 0) {
 			log_error("%s: queue file write failed: %s", s->qid, strerror(errno));
-			s->write_err = 1;
+			s->write_err = w < 0 ? errno : EIO;
 			return;
 		}
 		p += w;
@@ -240,6 +240,8 @@ static void smtp_message_end(struct smtp_session *s)
 		err = "554 5.6.0 Message refused: a line is longer than 1000 octets";
 	else if (s->body.flags & SMTP_BODY_NUL)
 		err = "554 5.6.0 Message refused: NUL octet in message";
+	else if (s->write_err == ENOSPC || s->write_err == EDQUOT || s->write_err == EFBIG)
+		err = "452 4.3.1 Insufficient system storage";
 	else if (s->write_err || s->qfd < 0)
 		err = "451 4.3.0 Local error while storing the message";
 	if (err) {

@@ -132,7 +132,8 @@ struct smtp_session {
 	int qfd;
 	uint64_t written;  /* octets in the queue file after the envelope */
 	uint64_t msg_size; /* message octets (without our Received:) */
-	int too_big, write_err;
+	int too_big;
+	int write_err; /* errno of a failed queue file write, or 0 */
 	struct smtp_body body;
 	uint64_t bdat_left;
 	int bdat_last;

@@ -211,11 +211,12 @@ class Server:
         return self.cli(*args, input=inp, check=True)
 
     # ---- process ----
-    def start(self, timeout=None):
+    def start(self, timeout=None, preexec_fn=None):
         timeout = timeout or 15 * SLOW
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "-c", self.conf, "-f"], stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log, start_new_session=True)
+                                     stdout=log, stderr=log, start_new_session=True,
+                                     preexec_fn=preexec_fn)
         log.close()
         self.starts += 1
         deadline = time.monotonic() + timeout

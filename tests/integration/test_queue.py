@@ -6,6 +6,7 @@ problem is fixed."""
 import os
 import pwd
 import re
+import resource
 import signal
 import smtplib
 import subprocess
@@ -314,3 +315,29 @@ def test_one_server_per_spool(server, tmp_path):
     assert err.count("\n") == 1, err
     assert server.stop() == 0
     server.start()
+
+
+def test_file_size_limit_refuses_the_message_not_the_server(make_server):
+    """Under a file size limit (ulimit -f) smaller than a message, writing
+    past it fails with EFBIG instead of SIGXFSZ killing the SMTP worker (and
+    with it the server): that client gets 452 4.3.1, the server goes on,
+    and a smaller message still arrives."""
+    limit = 64 * 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    srv = make_server(start=False)
+    srv.start(preexec_fn=small_files)
+    with srv.client() as c:
+        c.ehlo()
+        c.mail_rcpt("big@example.org", ["alice@example.test"])
+        check_reply(c.cmd("DATA"), "354")
+        c.send(b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 100)
+        check_reply(c.cmd("."), "452 4.3.1")
+        qid = c.send_message("small@example.org", ["alice@example.test"],
+                             ["Subject: small", "", "fits"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    [m] = srv.read_mail("alice")
+    assert m.qid == qid
+    assert srv.running()
