@@ -134,8 +134,9 @@ void queue_clear_incoming(void)
 		fatal("cannot read the incoming directory: %s", strerror(errno));
 	while ((de = readdir(d)) != NULL)
 		if (queue_id_valid(de->d_name) &&
-		    str_fmt(path, sizeof path, "incoming/%s", de->d_name) == 0)
-			unlink(path);
+		    str_fmt(path, sizeof path, "incoming/%s", de->d_name) == 0 && unlink(path) == 0)
+			log_info("%s: removed: never answered 250 before the last stop or crash",
+				 de->d_name);
 	closedir(d);
 }
 

@@ -341,3 +341,17 @@ def test_file_size_limit_refuses_the_message_not_the_server(make_server):
     [m] = srv.read_mail("alice")
     assert m.qid == qid
     assert srv.running()
+
+
+def test_unanswered_message_removed_at_start_is_logged(server):
+    """A message in incoming/ at start was never answered 250 (the client
+    sends it again): it is removed, and the log says which and why."""
+    assert server.stop() == 0
+    spool = os.path.join(server.spool, "incoming")
+    qid = "0123456789abcdef"
+    with open(os.path.join(spool, qid), "wb") as f:
+        f.write(b"half a message")
+    server.start()
+    assert h.wait_until(lambda: "%s: removed: never answered 250" % qid in server.log_text(),
+                        5 * h.SLOW), server.log_tail(10)
+    assert not os.path.exists(os.path.join(spool, qid))
