@@ -222,7 +222,8 @@ int smtp_tls_pending(const struct smtp_session *s);
 /* smtp_tls.c */
 int smtp_tls_offered(const struct smtp_session *s);
 void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n);
-struct bufferevent *smtp_tls_accept_bev(evutil_socket_t fd);
+/* Implicit TLS (port 465) on fd: s->raw and s->bev, 0; or -1, fd left open. */
+int smtp_tls_accept(struct smtp_session *s, evutil_socket_t fd);
 void smtp_tls_established(struct smtp_session *s);
 void smtp_tls_log_error(struct smtp_session *s);
 void smtp_tls_free(struct smtp_session *s);

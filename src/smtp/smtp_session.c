@@ -709,9 +709,10 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	int one = 1;
 
 	if (s && lis->kind == SL_SUBMISSIONS) {
-		s->bev = smtp_tls_accept_bev(fd); /* implicit TLS from the first byte */
-		s->tls = 1;
-		s->tls_since = time(NULL);
+		if (smtp_tls_accept(s, fd) == 0) { /* implicit TLS from the first byte */
+			s->tls = 1;
+			s->tls_since = time(NULL);
+		}
 	} else if (s) {
 		s->bev = bufferevent_socket_new(W.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
