@@ -95,10 +95,10 @@ static void queue_on_stop_tick(evutil_socket_t fd, short what, void *arg)
 			return;
 	}
 	if (busy > 0)
-		log_warn(
-		    "stopping with %u deliveries unanswered after %d s (tried again at the next "
-		    "start)",
-		    Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE], QUEUE_STOP_WAIT);
+		log_warn("stopping after %d s with %u deliveries unanswered and %u spool writes "
+			 "unfinished (tried again at the next start)",
+			 QUEUE_STOP_WAIT, Q.n_inflight[QK_LOCAL] + Q.n_inflight[QK_REMOTE],
+			 busy - Q.n_inflight[QK_LOCAL] - Q.n_inflight[QK_REMOTE]);
 	log_info("stopping: %llu committed, %llu delivered", (unsigned long long)Q.stat_committed,
 		 (unsigned long long)Q.stat_delivered);
 	exit(0);
