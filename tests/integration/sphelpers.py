@@ -236,6 +236,7 @@ class Server:
                         data += chunk
                     if data.startswith(b"220 "):
                         s.sendall(b"QUIT\r\n")
+                        self._drain_to_close(s)
                         return self
                     last = data
             except OSError as e:
@@ -244,6 +245,17 @@ class Server:
         self.kill()
         raise ServerError("server did not greet within %ss (last: %r):\n%s" % (
             timeout, last, self.log_tail(30)))
+
+    @staticmethod
+    def _drain_to_close(s):
+        """Read the 221 and wait for the server to close: by then the probe's
+        connection slot has been given back, so a test that counts
+        connections from this address starts from zero."""
+        try:
+            while s.recv(1024):
+                pass
+        except OSError:
+            pass
 
     @property
     def pid(self):
