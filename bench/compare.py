@@ -22,7 +22,7 @@ for every load and every server in turn: plaintext with Postfix's
 smtp-source at 1, 10, 50, 200 sessions x 1 KB and 20 KB (one connection
 per message), plus one latency probe session (end-of-DATA -> 250, one
 message every 50 ms, counted in the totals); STARTTLS with
-bench/tls_load.c (build/tls_load, C and GnuTLS, a thread per session) at
+bench/tls_load.c (build/tls_load, C and GnuTLS, an epoll loop per CPU) at
 10 and 50 sessions (full handshake per message). Each run measures: accepted (250s seen by the clients), the time
 until every accepted message is in the Maildir (msg/s = accepted and
 delivered per second), CPU seconds of the server's whole process tree
@@ -535,7 +535,7 @@ class Bench:
         return done, (count - done), detail, None
 
     def tls_load(self, srv, sessions, size, count, limit):
-        # bench/tls_load.c (built by run.sh): one process, a thread per session. The
+                # bench/tls_load.c (built by run.sh): one process, an epoll loop per CPU. The
         # Python client (smtp_load.py --starttls) spent more CPU per message than
         # the servers, so on 2 cores it, not the servers, set the pace.
         cmds = [[TLS_LOAD, "127.0.0.1", str(srv.port), "--sessions", str(sessions), "--messages", str(count),
@@ -764,7 +764,7 @@ def report(bench, results, idle, servers, versions, path, started, elapsed):
                  "envelope_create without fsync) — its figures are for a weaker guarantee.")
     lines.append("- Plaintext: Postfix's `smtp-source` (one connection per message) plus one latency probe session "
                  "(a message every 50 ms; its messages count in msg/s and CPU). STARTTLS: bench/tls_load.c "
-                 "(GnuTLS, one process, a thread per session, full TLS 1.3 handshake per message, same ECDSA P-256 "
+                 "(GnuTLS, one process, an epoll loop per CPU driving the sessions, full TLS 1.3 handshake per message, same ECDSA P-256 "
                  "certificate for all three). msg/s = accepted messages / time until the last is in the Maildir.")
     lines.append("- CPU: utime+stime+cutime+cstime summed over the server's process tree (/proc/PID/stat) "
                  "before and after each run. Peak RSS: VmRSS summed over the tree (counts shared pages once per process); peak Pss: from smaps_rollup; both sampled every 200 ms.\n")
