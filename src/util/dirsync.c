@@ -70,7 +70,7 @@ int dirsync_group_with(const char *dir, int (*sync_dir)(const char *dir))
 {
 	struct dirsync_slot *s;
 	uint64_t want;
-	int rc = 0;
+	int rc = 0, ran = 0;
 
 	pthread_mutex_lock(&dirsync_lock);
 	if ((s = dirsync_take(dir)) == NULL) {
@@ -94,7 +94,7 @@ int dirsync_group_with(const char *dir, int (*sync_dir)(const char *dir))
 			s->failed = gen;
 			s->err = err;
 		}
-		pthread_cond_broadcast(&dirsync_cond);
+		ran = 1;
 	}
 	if (s->failed >= want) {
 		rc = -1;
@@ -102,5 +102,8 @@ int dirsync_group_with(const char *dir, int (*sync_dir)(const char *dir))
 	}
 	dirsync_release(s);
 	pthread_mutex_unlock(&dirsync_lock);
+	/* after the unlock: the threads woken do not wait on the lock again */
+	if (ran)
+		pthread_cond_broadcast(&dirsync_cond);
 	return rc;
 }

@@ -122,8 +122,9 @@ int pool_submit(struct pool *p, pool_fn work, pool_fn done, void *job)
 	j->arg = job;
 	pthread_mutex_lock(&p->mu);
 	pool_push(&p->todo_head, &p->todo_tail, j);
-	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	/* after the unlock: the thread woken does not wait on the lock again */
+	pthread_cond_signal(&p->cv);
 	p->pending++;
 	return 0;
 }
