@@ -89,6 +89,10 @@ struct smtp_session {
 	struct bufferevent *bev;
 	struct bufferevent *raw; /* under a STARTTLS filter: the plain one, else NULL */
 	struct event *close_ev;	 /* set once the session is ending */
+	/* direct writes (smtp_session.c): the socket's output is written as
+	 * soon as a callback is done with it, without waiting for EPOLLOUT */
+	struct event *flush_ev;
+	struct evbuffer_cb_entry *out_cb; /* on the socket-level output buffer */
 	const struct smtp_listener *lis;
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -187,6 +191,7 @@ void smtp_txn_reset(struct smtp_session *s);
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox);
 void smtp_greet(struct smtp_session *s);
 void smtp_session_callbacks(struct smtp_session *s);
+void smtp_direct_quiet(struct smtp_session *s);
 
 /* smtp_limits.c */
 void smtp_limits_init(void);

@@ -221,10 +221,15 @@ void smtp_limits_bev(struct smtp_session *s, int data)
 	bufferevent_setwatermark(s->bev, EV_READ, 0, l->session_memory / 2);
 }
 
+/* Replies the client has not read yet: under TLS, the records waiting in
+ * the socket-level bufferevent count too (the filter hands them on at once). */
 int smtp_output_full(struct smtp_session *s)
 {
-	return evbuffer_get_length(bufferevent_get_output(s->bev)) >
-	       SMTP_LIMITS->session_memory / 2;
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+	if (s->raw)
+		n += evbuffer_get_length(bufferevent_get_output(s->raw));
+	return n > SMTP_LIMITS->session_memory / 2;
 }
 
 int smtp_msgs_exceeded(struct smtp_session *s)

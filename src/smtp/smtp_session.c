@@ -675,6 +675,88 @@ void smtp_session_callbacks(struct smtp_session *s)
 	bufferevent_setcb(s->bev, smtp_on_read, smtp_on_write, smtp_on_event, s);
 }
 
+/* ---- direct writes -------------------------------------------------------
+ *
+ * Left to libevent, every reply costs two epoll_ctl calls (EPOLLOUT on,
+ * then off) and a pass of the loop before it is written. Instead the
+ * socket-level bufferevent (the plain one under a TLS filter) keeps
+ * EV_WRITE off, and what reaches its output is written once the callback
+ * that produced it is done (flush_ev, activated from the output buffer's
+ * callback: TLS handshake flights included). When the socket takes less
+ * than all, or fails, EV_WRITE goes on and libevent finishes the write and
+ * reports the failure as it always did.
+ */
+
+static struct bufferevent *smtp_sock_bev(const struct smtp_session *s)
+{
+	return s->raw ? s->raw : s->bev;
+}
+
+static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct bufferevent *sock = smtp_sock_bev(s);
+	struct evbuffer *out = bufferevent_get_output(sock);
+
+	if (!s->raw && s->wait == SW_TARPIT)
+		return; /* the reply is held back (smtp_error) until the tarpit ends */
+	if (evbuffer_get_length(out) > 0) {
+		evbuffer_unfreeze(out, 1); /* as libevent does around its own writes */
+		int n = evbuffer_write(out, bufferevent_getfd(sock));
+		evbuffer_freeze(out, 1);
+		if (n <= 0 || evbuffer_get_length(out) > 0)
+			bufferevent_enable(sock, EV_WRITE);
+	}
+	int drained = evbuffer_get_length(out) == 0;
+	if (drained)
+		smtp_direct_quiet(s);
+	/* what libevent calls once a plain socket's output has drained; and
+	 * with room again, a session that waited reads its next commands */
+	if ((drained && !s->raw) || (s->wait == SW_OUTPUT && !smtp_output_full(s)))
+		smtp_on_write(sock, s);
+}
+
+/* Added to: write it. Drained, by libevent, while the session waits for the
+ * client to read its replies: see whether there is room again. */
+static void smtp_on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (info->n_added || (info->n_deleted && s->wait == SW_OUTPUT))
+		event_active(s->flush_ev, EV_WRITE, 1);
+}
+
+/* 0, or -1 when out of memory. */
+static int smtp_direct_start(struct smtp_session *s)
+{
+	s->flush_ev = event_new(W.base, -1, 0, smtp_on_flush, s);
+	if (s->flush_ev)
+		s->out_cb =
+		    evbuffer_add_cb(bufferevent_get_output(smtp_sock_bev(s)), smtp_on_output, s);
+	return s->out_cb ? 0 : -1;
+}
+
+/* EV_WRITE off on the socket-level bufferevent while its output is empty
+ * (a TLS filter turns it on when it is made). */
+void smtp_direct_quiet(struct smtp_session *s)
+{
+	struct bufferevent *sock = smtp_sock_bev(s);
+
+	if ((bufferevent_get_enabled(sock) & EV_WRITE) &&
+	    evbuffer_get_length(bufferevent_get_output(sock)) == 0)
+		bufferevent_disable(sock, EV_WRITE);
+}
+
+static void smtp_direct_end(struct smtp_session *s)
+{
+	if (s->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(smtp_sock_bev(s)), s->out_cb);
+	s->out_cb = NULL;
+	if (s->flush_ev)
+		event_free(s->flush_ev);
+	s->flush_ev = NULL;
+}
+
 static void smtp_client_name(struct smtp_session *s, const struct sockaddr *sa, int fd)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -733,8 +815,15 @@ void smtp_session_start(evutil_socket_t fd, const struct smtp_listener *lis,
 	W.n_sessions++;
 	smtp_session_callbacks(s);
 	smtp_limits_bev(s, 0);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_info("connect from %s", s->client);
+	if (smtp_direct_start(s) < 0) {
+		log_error("%s: cannot set up the session: out of memory", s->client);
+		smtp_free(s);
+		return;
+	}
+	/* a plain socket is written directly; a TLS filter needs EV_WRITE */
+	bufferevent_enable(s->bev, s->raw ? EV_READ | EV_WRITE : EV_READ);
+	smtp_direct_quiet(s);
 	smtp_admit(s); /* the banner follows the lookup process's verdict */
 }
 
@@ -787,6 +876,7 @@ static void smtp_free(struct smtp_session *s)
 	log_info("disconnect from %s messages=%u errors=%u", s->client, s->n_msgs, s->errors);
 	if (s->close_ev)
 		event_free(s->close_ev);
+	smtp_direct_end(s);
 	smtp_limits_free(s);
 	if (s->auth_active)
 		smtp_send_auth_abort(s);

@@ -310,6 +310,39 @@ def test_unread_replies_are_capped(make_server):
     assert got >= want, (got, want)
 
 
+def test_unread_replies_are_capped_under_tls(make_server):
+    """Under TLS too: the encrypted replies waiting for the client count, so
+    the server stops reading instead of holding them without bound (it
+    used to: a worker grew by tens of MB), and the session goes on as soon
+    as the client reads."""
+    srv = make_server(limits={"session-memory": "16K"})
+    with srv.client() as c:
+        c.ehlo()
+        t = c.starttls(h.tls_context())
+        t.sendall(b"EHLO x\r\n")
+        buf = b""
+        while b"\r\n250 " not in b"\r\n" + buf:
+            buf += t.recv(4096)
+        t.settimeout(2)
+        sent = 0
+        chunk = b"NOOP\r\n" * 10000
+        try:
+            while sent < 32 * 1024 * 1024:
+                t.sendall(chunk)
+                sent += len(chunk)
+        except socket.timeout:
+            pass
+        assert sent < 32 * 1024 * 1024, "the server kept reading without bound"
+        # Each reply is a TLS record of its own: reading 20,000 of them shows
+        # the session resuming many times over (16K holds a few hundred).
+        t.settimeout(10 * h.SLOW)
+        got = 0
+        while got < 20000:
+            data = t.recv(65536)
+            assert data, "closed after %d replies" % got
+            got += data.count(b"\r\n")
+
+
 # ---- pregreet and pipelining -------------------------------------------------
 
 
