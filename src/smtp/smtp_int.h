@@ -191,7 +191,6 @@ void smtp_txn_reset(struct smtp_session *s);
 void smtp_on_rcpt_result(struct smtp_session *s, uint32_t status, const char *mbox);
 void smtp_greet(struct smtp_session *s);
 void smtp_session_callbacks(struct smtp_session *s);
-void smtp_direct_quiet(struct smtp_session *s);
 
 /* smtp_limits.c */
 void smtp_limits_init(void);

@@ -692,6 +692,17 @@ static struct bufferevent *smtp_sock_bev(const struct smtp_session *s)
 	return s->raw ? s->raw : s->bev;
 }
 
+/* EV_WRITE off on the socket-level bufferevent while its output is empty
+ * (a TLS filter turns it on when it is made). */
+static void smtp_direct_quiet(struct smtp_session *s)
+{
+	struct bufferevent *sock = smtp_sock_bev(s);
+
+	if ((bufferevent_get_enabled(sock) & EV_WRITE) &&
+	    evbuffer_get_length(bufferevent_get_output(sock)) == 0)
+		bufferevent_disable(sock, EV_WRITE);
+}
+
 static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -734,17 +745,6 @@ static int smtp_direct_start(struct smtp_session *s)
 		s->out_cb =
 		    evbuffer_add_cb(bufferevent_get_output(smtp_sock_bev(s)), smtp_on_output, s);
 	return s->out_cb ? 0 : -1;
-}
-
-/* EV_WRITE off on the socket-level bufferevent while its output is empty
- * (a TLS filter turns it on when it is made). */
-void smtp_direct_quiet(struct smtp_session *s)
-{
-	struct bufferevent *sock = smtp_sock_bev(s);
-
-	if ((bufferevent_get_enabled(sock) & EV_WRITE) &&
-	    evbuffer_get_length(bufferevent_get_output(sock)) == 0)
-		bufferevent_disable(sock, EV_WRITE);
 }
 
 static void smtp_direct_end(struct smtp_session *s)

@@ -87,8 +87,9 @@ void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 	s->esmtp = 0;
 	smtp_session_callbacks(s);
 	smtp_limits_bev(s, 0);
+	/* the filter turned the plain one's EV_WRITE on: smtp_on_flush turns it
+	 * off again once the 220 is out */
 	bufferevent_enable(tls_bev, EV_READ | EV_WRITE);
-	smtp_direct_quiet(s); /* or, with the 220 still queued, once it is out (smtp_on_flush) */
 }
 
 int smtp_tls_accept(struct smtp_session *s, evutil_socket_t fd)
