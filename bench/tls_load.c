@@ -163,7 +163,7 @@ static void load_latency(struct load *L, double s)
 }
 
 /* No close_notify: the session is over after 221 (as most clients do). */
-static void conn_close(struct load *L, struct conn *c)
+static void conn_close(struct conn *c)
 {
 	if (c->tls)
 		gnutls_deinit(c->tls);
@@ -205,7 +205,7 @@ static void slot_next(struct load *L, struct conn *c)
 	       atomic_fetch_add(&L->next, 1) < L->messages) {
 		if (conn_open(L, c) < 0) {
 			load_error(L, "connect failed");
-			conn_close(L, c);
+			conn_close(c);
 		}
 	}
 }
@@ -466,7 +466,7 @@ static void conn_end(struct load *L, struct conn *c, int result, const char *why
 {
 	if (result == RUN_FAIL)
 		load_error(L, why);
-	conn_close(L, c);
+	conn_close(c);
 	slot_next(L, c);
 }
 
