@@ -93,6 +93,12 @@ struct smtp_session {
 	 * soon as a callback is done with it, without waiting for EPOLLOUT */
 	struct event *flush_ev;
 	struct evbuffer_cb_entry *out_cb; /* on the socket-level output buffer */
+	/* replies not yet handed to the bufferevent: those of a pipelined
+	 * group wait here for the step that answers its last command, so the
+	 * group leaves in one write (one TLS record); a tarpit holds here too */
+	struct evbuffer *held;
+	int flushing; /* in smtp_on_flush: our own writes need no new pass */
+	int notified; /* TLS close_notify queued */
 	const struct smtp_listener *lis;
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -231,6 +237,7 @@ int smtp_tls_accept(struct smtp_session *s, evutil_socket_t fd);
 void smtp_tls_established(struct smtp_session *s);
 void smtp_tls_log_error(struct smtp_session *s);
 void smtp_tls_free(struct smtp_session *s);
+void smtp_release(struct smtp_session *s);
 void smtp_tls_close_notify(struct smtp_session *s);
 void smtp_on_parent(struct ipc_chan *ch, struct ipc_msg *m, void *arg);
 void smtp_tls_init(struct tls_pem *pems, size_t n);
@@ -271,6 +278,7 @@ void smtp_checks_free(struct smtp_session *s);
 
 /* smtp_data.c */
 void smtp_write_q(struct smtp_session *s, const char *p, size_t n);
+
 void smtp_commit_message(struct smtp_session *s);
 void smtp_refuse_message(struct smtp_session *s, const char *reply);
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);

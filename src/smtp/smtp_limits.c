@@ -142,8 +142,7 @@ void smtp_early_input(struct smtp_session *s)
 static void smtp_tarpit_end(struct smtp_session *s)
 {
 	s->wait = SW_NONE;
-	bufferevent_enable(s->bev, EV_WRITE);
-	smtp_process(s);
+	smtp_process(s); /* and the held reply goes out */
 }
 
 static void smtp_on_limit_timer(evutil_socket_t fd, short what, void *arg)
@@ -178,12 +177,9 @@ void smtp_error(struct smtp_session *s)
 		return;
 	unsigned delay = s->errors - l->tarpit_after;
 	delay = delay > l->tarpit_max ? l->tarpit_max : delay;
-	/* Hold the reply back: the client waits, we spend one timer. */
-	bufferevent_disable(s->bev, EV_WRITE);
-	if (smtp_limit_timer(s, delay * 1000) < 0) {
-		bufferevent_enable(s->bev, EV_WRITE);
+	/* Hold the reply back (smtp_hold): the client waits, we spend one timer. */
+	if (smtp_limit_timer(s, delay * 1000) < 0)
 		return;
-	}
 	s->wait = SW_TARPIT;
 }
 
@@ -225,7 +221,8 @@ void smtp_limits_bev(struct smtp_session *s, int data)
  * the socket-level bufferevent count too (the filter hands them on at once). */
 int smtp_output_full(struct smtp_session *s)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	size_t n =
+	    evbuffer_get_length(s->held) + evbuffer_get_length(bufferevent_get_output(s->bev));
 
 	if (s->raw)
 		n += evbuffer_get_length(bufferevent_get_output(s->raw));

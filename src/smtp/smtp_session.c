@@ -36,11 +36,14 @@ struct smtp_command {
 
 static void smtp_free(struct smtp_session *s);
 static void smtp_close_soon(struct smtp_session *s);
+static size_t smtp_unsent(const struct smtp_session *s);
 static int smtp_may_relay(const struct smtp_session *s);
 
 #define SMTP_REPLY_MAX 1024 /* one reply line; ours are all far shorter */
+#define SMTP_HOLD_MAX  4096 /* held reply octets (smtp_hold): beyond, they go out */
 
-/* One reply line, CRLF added, in one write (one TLS record under TLS). */
+/* One reply line, CRLF added. It leaves once the callback that produced it
+ * is done, with the rest of its group (smtp_on_flush). */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	char line[SMTP_REPLY_MAX + 2];
@@ -55,7 +58,8 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		fatal("reply longer than %d octets: %.40s", SMTP_REPLY_MAX, line);
 	line[n++] = '\r';
 	line[n++] = '\n';
-	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
+	if (evbuffer_add(s->held, line, (size_t)n) == 0)
+		event_active(s->flush_ev, EV_WRITE, 1);
 }
 
 void smtp_txn_reset(struct smtp_session *s)
@@ -564,7 +568,9 @@ void smtp_process(struct smtp_session *s)
 			break;
 		}
 	}
-	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (evbuffer_get_length(s->held) > 0) /* a wait ended: may they go now? */
+		event_active(s->flush_ev, EV_WRITE, 1);
+	if (s->state == SS_CLOSING && smtp_unsent(s) == 0)
 		smtp_close_soon(s);
 }
 
@@ -600,7 +606,7 @@ void smtp_close_now(struct smtp_session *s)
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_enable(s->bev, EV_WRITE);
 	/* Before the TLS handshake the reply cannot be sent: just close. */
-	if (smtp_tls_pending(s) || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (smtp_tls_pending(s) || smtp_unsent(s) == 0)
 		smtp_close_soon(s);
 }
 
@@ -703,14 +709,61 @@ static void smtp_direct_quiet(struct smtp_session *s)
 		bufferevent_disable(sock, EV_WRITE);
 }
 
+/*
+ * Held replies (s->held) wait while the session waits for a step that
+ * answers promptly and without the client: the lookup process (RCPT, an
+ * authenticated MAIL) or the queue file (DATA, BDAT). A pipelined MAIL,
+ * RCPT, DATA group then leaves in one write, where it took three, and the
+ * client reads one TLS record. Nothing is held while the session waits
+ * for the client, so no pipelining client can deadlock on us (RFC 2920
+ * 3.2), and a tarpit's reply is held until the tarpit ends.
+ */
+static int smtp_hold(const struct smtp_session *s)
+{
+	if (s->wait == SW_TARPIT)
+		return 1;
+	if (s->state == SS_CLOSING || evbuffer_get_length(s->held) >= SMTP_HOLD_MAX)
+		return 0;
+	return s->wait == SW_LOOKUP || s->wait == SW_SENDER || s->wait == SW_OPEN;
+}
+
+/* Reply octets not yet handed to the socket-level bufferevent. */
+static size_t smtp_unsent(const struct smtp_session *s)
+{
+	return evbuffer_get_length(s->held) + evbuffer_get_length(bufferevent_get_output(s->bev));
+}
+
+/* Hand the held replies on: to the socket's output, or through the TLS
+ * filter (one record for them all). */
+void smtp_release(struct smtp_session *s)
+{
+	if (evbuffer_get_length(s->held) > 0 &&
+	    evbuffer_add_buffer(bufferevent_get_output(s->bev), s->held) < 0)
+		log_warn("%s: cannot pass a reply on: out of memory", s->client);
+}
+
+/* A TLS session that ends after its last reply: close_notify goes out with
+ * that reply, in the same write. */
+static void smtp_tls_goodbye(struct smtp_session *s)
+{
+	if (s->tls && s->state == SS_CLOSING && !s->notified && !smtp_tls_pending(s) &&
+	    smtp_unsent(s) == 0) {
+		s->notified = 1;
+		smtp_tls_close_notify(s);
+	}
+}
+
 static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 	struct bufferevent *sock = smtp_sock_bev(s);
 	struct evbuffer *out = bufferevent_get_output(sock);
 
-	if (!s->raw && s->wait == SW_TARPIT)
-		return; /* the reply is held back (smtp_error) until the tarpit ends */
+	s->flushing = 1;
+	if (!smtp_hold(s)) {
+		smtp_release(s);
+		smtp_tls_goodbye(s);
+	}
 	if (evbuffer_get_length(out) > 0) {
 		evbuffer_unfreeze(out, 1); /* as libevent does around its own writes */
 		int n = evbuffer_write(out, bufferevent_getfd(sock));
@@ -718,12 +771,15 @@ static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0 || evbuffer_get_length(out) > 0)
 			bufferevent_enable(sock, EV_WRITE);
 	}
+	s->flushing = 0;
 	int drained = evbuffer_get_length(out) == 0;
 	if (drained)
 		smtp_direct_quiet(s);
+	if (s->state == SS_CLOSING && smtp_unsent(s) == 0)
+		smtp_close_soon(s); /* a TLS session's last bytes may still be in out */
 	/* what libevent calls once a plain socket's output has drained; and
 	 * with room again, a session that waited reads its next commands */
-	if ((drained && !s->raw) || (s->wait == SW_OUTPUT && !smtp_output_full(s)))
+	else if ((drained && !s->raw) || (s->wait == SW_OUTPUT && !smtp_output_full(s)))
 		smtp_on_write(sock, s);
 }
 
@@ -733,7 +789,7 @@ static void smtp_on_output(struct evbuffer *buf, const struct evbuffer_cb_info *
 {
 	struct smtp_session *s = arg;
 
-	if (info->n_added || (info->n_deleted && s->wait == SW_OUTPUT))
+	if ((info->n_added && !s->flushing) || (info->n_deleted && s->wait == SW_OUTPUT))
 		event_active(s->flush_ev, EV_WRITE, 1);
 }
 
@@ -741,7 +797,8 @@ static void smtp_on_output(struct evbuffer *buf, const struct evbuffer_cb_info *
 static int smtp_direct_start(struct smtp_session *s)
 {
 	s->flush_ev = event_new(W.base, -1, 0, smtp_on_flush, s);
-	if (s->flush_ev)
+	s->held = evbuffer_new();
+	if (s->flush_ev && s->held)
 		s->out_cb =
 		    evbuffer_add_cb(bufferevent_get_output(smtp_sock_bev(s)), smtp_on_output, s);
 	return s->out_cb ? 0 : -1;
@@ -755,6 +812,9 @@ static void smtp_direct_end(struct smtp_session *s)
 	if (s->flush_ev)
 		event_free(s->flush_ev);
 	s->flush_ev = NULL;
+	if (s->held)
+		evbuffer_free(s->held);
+	s->held = NULL;
 }
 
 static void smtp_client_name(struct smtp_session *s, const struct sockaddr *sa, int fd)
@@ -883,7 +943,7 @@ static void smtp_free(struct smtp_session *s)
 	smtp_txn_reset(s);
 	smtp_unhash(s);
 	W.n_sessions--;
-	if (s->tls && s->state == SS_CLOSING)
+	if (s->tls && s->state == SS_CLOSING && !s->notified)
 		smtp_tls_close_notify(s); /* a clean TLS end after 221/421 */
 	if (s->raw)
 		smtp_tls_free(s);

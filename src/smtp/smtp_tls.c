@@ -68,6 +68,7 @@ void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t n)
 		return;
 	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	smtp_release(s); /* in clear, before the filter goes in */
 	/* Anything pipelined after STARTTLS was sent in clear: never run it. */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 		       evbuffer_get_length(bufferevent_get_input(s->bev)));

@@ -201,6 +201,26 @@ def test_errors_are_tarpitted_then_disconnected(make_server):
     assert log_has(srv, "[127.0.0.1]: too many errors (5, max-errors 5)")
 
 
+def test_tarpit_holds_replies_under_tls_too(make_server):
+    """Inside STARTTLS the tarpitted reply is held as in clear: the client
+    waits for it (the TLS filter once sent it at once, delaying only the
+    next command)."""
+    srv = make_server(limits={"max-errors": 10, "tarpit-after": 1, "tarpit-max": "1s"})
+    with srv.client() as c:
+        c.ehlo()
+        c.starttls(h.tls_context(srv))
+        c.ehlo()
+        times = []
+        for _ in range(2):
+            t = time.monotonic()
+            h.check_reply(c.cmd("BOGUS"), "500")
+            times.append(time.monotonic() - t)
+        t = time.monotonic()
+        h.check_reply(c.cmd("NOOP"), "250")
+        times.append(time.monotonic() - t)
+    assert times[0] < 0.5 and times[1] >= 0.9 and times[2] < 0.5, times
+
+
 # ---- deadlines and slow clients --------------------------------------------
 
 

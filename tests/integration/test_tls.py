@@ -412,6 +412,26 @@ def test_pipelined_after_starttls_never_answered(module_server, ctx, listener, i
         check_reply(c.cmd("QUIT"), "221 2.0.0")
 
 
+def test_pipelined_group_is_answered_in_one_record(module_server, ctx):
+    """MAIL, RCPT and DATA sent together get their three replies in one TLS
+    record: one recv() is one SSL_read(), which never returns more than one
+    record, and here it holds all three."""
+    with module_server.client() as c:
+        c.ehlo()
+        c.starttls(ctx)
+        c.ehlo()
+        c.send(b"MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+        c.sock.settimeout(c.timeout)
+        got = c.sock.recv(65536)
+        lines = got.split(b"\r\n")
+        assert len(lines) == 4 and lines[3] == b"", got
+        assert lines[0].startswith(b"250 2.1.0") and lines[1].startswith(b"250 2.1.5"), got
+        assert lines[2].startswith(b"354 "), got
+        c.send(b"Subject: one record\r\n\r\nbody\r\n.\r\n")
+        check_reply(c.reply(), "250 2.0.0")
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+
+
 def test_starttls_errors(module_server, ctx):
     with module_server.client() as c:
         c.ehlo()
