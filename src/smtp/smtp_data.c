@@ -21,21 +21,15 @@
 #include "util/str.h"
 
 #define SMTP_RECEIVED_MAX 2048
-#define SMTP_FROM_MAX	  16 /* From: addresses checked */
+#define SMTP_FROM_MAX	  16	     /* From: addresses checked */
+#define SMTP_WBUF_SIZE	  (8 * 1024) /* queue-file octets gathered into one write */
 
 static void smtp_from_header_check(struct smtp_session *s);
 static void smtp_refuse_from(struct smtp_session *s, const char *reply);
 
-void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
+static void smtp_write_out(struct smtp_session *s, const char *p, size_t n)
 {
-	if (s->too_big || s->write_err || s->qfd < 0)
-		return;
-	s->msg_size += n;
-	if (s->msg_size > W.conf->max_message_size) {
-		s->too_big = 1;
-		return;
-	}
-	while (n > 0) {
+	while (n > 0 && !s->write_err) {
 		ssize_t w = write(s->qfd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -48,6 +42,40 @@ void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 		n -= (size_t)w;
 		s->written += (uint64_t)w;
 	}
+}
+
+/* Write out what smtp_write_q gathered; due before the file is committed. */
+void smtp_write_flush(struct smtp_session *s)
+{
+	size_t n = s->wlen;
+
+	s->wlen = 0;
+	if (n > 0 && s->qfd >= 0)
+		smtp_write_out(s, s->wbuf, n);
+}
+
+/*
+ * Message octets for the queue file, gathered: a small message (Received:,
+ * header, blank line, body) is one write, not four. A piece as big as the
+ * buffer, or a buffer that cannot be had, is written at once.
+ */
+void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
+{
+	if (s->too_big || s->write_err || s->qfd < 0)
+		return;
+	s->msg_size += n;
+	if (s->msg_size > W.conf->max_message_size) {
+		s->too_big = 1;
+		return;
+	}
+	if (s->wlen + n > SMTP_WBUF_SIZE)
+		smtp_write_flush(s);
+	if (n >= SMTP_WBUF_SIZE || (!s->wbuf && (s->wbuf = malloc(SMTP_WBUF_SIZE)) == NULL)) {
+		smtp_write_out(s, p, n);
+		return;
+	}
+	memcpy(s->wbuf + s->wlen, p, n);
+	s->wlen += n;
 }
 
 /* RFC 3848 / RFC 6531 protocol words for the "with" clause. */
@@ -228,6 +256,7 @@ static void smtp_message_end(struct smtp_session *s)
 	s->cmd_since = time(NULL);
 	s->state = SS_CMD;
 	smtp_msg_feed_end(s);
+	smtp_write_flush(s);
 	if (s->mh.too_big && str_fmt(too_long, sizeof too_long,
 				     "552 5.3.4 Message header section too large (over %zu KB)",
 				     smtp_header_cap() / 1024) == 0)

@@ -140,6 +140,8 @@ struct smtp_session {
 	char qid[QUEUE_ID_SIZE];  /* message being received (aborted if the session ends) */
 	char cqid[QUEUE_ID_SIZE]; /* message handed to the queue for commit */
 	int qfd;
+	char *wbuf;	   /* queue-file octets gathered into one write (smtp_write_q) */
+	size_t wlen;	   /* octets in wbuf */
 	uint64_t written;  /* octets in the queue file after the envelope */
 	uint64_t msg_size; /* message octets (without our Received:) */
 	int too_big;
@@ -278,7 +280,7 @@ void smtp_checks_free(struct smtp_session *s);
 
 /* smtp_data.c */
 void smtp_write_q(struct smtp_session *s, const char *p, size_t n);
-
+void smtp_write_flush(struct smtp_session *s);
 void smtp_commit_message(struct smtp_session *s);
 void smtp_refuse_message(struct smtp_session *s, const char *reply);
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t n);

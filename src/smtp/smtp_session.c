@@ -68,6 +68,9 @@ void smtp_txn_reset(struct smtp_session *s)
 		close(s->qfd);
 		s->qfd = -1;
 	}
+	free(s->wbuf);
+	s->wbuf = NULL;
+	s->wlen = 0;
 	if (s->qid[0])
 		smtp_send_abort(s->qid);
 	s->qid[0] = '\0';
