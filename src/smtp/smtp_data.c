@@ -61,8 +61,8 @@ void smtp_write_flush(struct smtp_session *s)
  */
 void smtp_write_q(struct smtp_session *s, const char *p, size_t n)
 {
-	if (s->too_big || s->write_err || s->qfd < 0)
-		return;
+	if (n == 0 || s->too_big || s->write_err || s->qfd < 0)
+		return; /* n == 0: p may be NULL (an empty message) */
 	s->msg_size += n;
 	if (s->msg_size > W.conf->max_message_size) {
 		s->too_big = 1;
