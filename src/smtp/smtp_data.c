@@ -17,6 +17,7 @@
 
 #include "cli/send_addr.h"
 #include "smtp/smtp_int.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -29,19 +30,14 @@ static void smtp_refuse_from(struct smtp_session *s, const char *reply);
 
 static void smtp_write_out(struct smtp_session *s, const char *p, size_t n)
 {
-	while (n > 0 && !s->write_err) {
-		ssize_t w = write(s->qfd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			log_error("%s: queue file write failed: %s", s->qid, strerror(errno));
-			s->write_err = w < 0 ? errno : EIO;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-		s->written += (uint64_t)w;
+	if (s->write_err)
+		return;
+	if (file_write_all(s->qfd, p, n) < 0) {
+		s->write_err = errno ? errno : EIO;
+		log_error("%s: queue file write failed: %s", s->qid, strerror(s->write_err));
+		return;
 	}
+	s->written += (uint64_t)n;
 }
 
 /* Write out what smtp_write_q gathered; due before the file is committed. */

@@ -98,7 +98,6 @@ struct smtp_session {
 	 * group leaves in one write (one TLS record); a tarpit holds here too */
 	struct evbuffer *held;
 	int flushing; /* in smtp_on_flush: our own writes need no new pass */
-	int notified; /* TLS close_notify queued */
 	const struct smtp_listener *lis;
 	enum smtp_state state;
 	enum smtp_wait wait;

@@ -607,7 +607,6 @@ void smtp_close_now(struct smtp_session *s)
 	if (s->wait == SW_GREET || s->wait == SW_TARPIT || s->wait == SW_OUTPUT)
 		s->wait = SW_NONE;
 	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_enable(s->bev, EV_WRITE);
 	/* Before the TLS handshake the reply cannot be sent: just close. */
 	if (smtp_tls_pending(s) || smtp_unsent(s) == 0)
 		smtp_close_soon(s);
@@ -668,9 +667,8 @@ static void smtp_on_event(struct bufferevent *bev, short what, void *arg)
 		log_info("%s: %s; disconnecting", s->client,
 			 s->state == SS_DATA || s->state == SS_BDAT ? "data-timeout"
 								    : "command-timeout");
-		s->state = SS_CLOSING;
+		s->state = SS_CLOSING; /* smtp_on_flush closes once the 421 is out */
 		bufferevent_disable(bev, EV_READ);
-		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -749,11 +747,8 @@ void smtp_release(struct smtp_session *s)
  * that reply, in the same write. */
 static void smtp_tls_goodbye(struct smtp_session *s)
 {
-	if (s->tls && s->state == SS_CLOSING && !s->notified && !smtp_tls_pending(s) &&
-	    smtp_unsent(s) == 0) {
-		s->notified = 1;
+	if (s->tls && s->state == SS_CLOSING && !smtp_tls_pending(s) && smtp_unsent(s) == 0)
 		smtp_tls_close_notify(s);
-	}
 }
 
 static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
@@ -775,15 +770,11 @@ static void smtp_on_flush(evutil_socket_t fd, short what, void *arg)
 			bufferevent_enable(sock, EV_WRITE);
 	}
 	s->flushing = 0;
-	int drained = evbuffer_get_length(out) == 0;
-	if (drained)
-		smtp_direct_quiet(s);
+	smtp_direct_quiet(s);
 	if (s->state == SS_CLOSING && smtp_unsent(s) == 0)
 		smtp_close_soon(s); /* a TLS session's last bytes may still be in out */
-	/* what libevent calls once a plain socket's output has drained; and
-	 * with room again, a session that waited reads its next commands */
-	else if ((drained && !s->raw) || (s->wait == SW_OUTPUT && !smtp_output_full(s)))
-		smtp_on_write(sock, s);
+	else if (s->wait == SW_OUTPUT && !smtp_output_full(s))
+		smtp_on_write(sock, s); /* room again: read the next commands */
 }
 
 /* Added to: write it. Drained, by libevent, while the session waits for the
@@ -946,8 +937,8 @@ static void smtp_free(struct smtp_session *s)
 	smtp_txn_reset(s);
 	smtp_unhash(s);
 	W.n_sessions--;
-	if (s->tls && s->state == SS_CLOSING && !s->notified)
-		smtp_tls_close_notify(s); /* a clean TLS end after 221/421 */
+	if (s->tls && s->state == SS_CLOSING)
+		smtp_tls_close_notify(s); /* a clean TLS end after 221/421, if not sent yet */
 	if (s->raw)
 		smtp_tls_free(s);
 	else

@@ -129,7 +129,8 @@ void smtp_tls_close_notify(struct smtp_session *s)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 
-	if (ssl && SSL_is_init_finished(ssl))
+	/* once: smtp_on_flush sends it with the last reply, smtp_free otherwise */
+	if (ssl && SSL_is_init_finished(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
 		(void)SSL_shutdown(ssl); /* one-way: we do not wait for the client's */
 	ERR_clear_error();
 }
