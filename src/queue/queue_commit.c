@@ -20,6 +20,18 @@
  * the delivery takes over QUEUE_DIRECT_WAIT seconds, the message is
  * committed meanwhile and the delivery ends as a queued message's would.
  *
+ * Spare files: the file of a small message delivered before the 250 is
+ * kept as incoming/sW.K for worker W's next message (at most
+ * QUEUE_SPARE_MAX per worker, QUEUE_SPARE_SIZE octets each), instead of
+ * being removed and a new one created. A file system pays for every inode
+ * it allocates and frees (ext4 without a journal even skips every
+ * recently freed inode it meets while it looks for one); a rename costs
+ * less. The next message's envelope overwrites it and the file is cut to
+ * the envelope's length: never cut to zero, which makes ext4 write the
+ * file's data out at its next close. Only the worker that had the file
+ * gets it back: it may have kept its descriptor, and may write only into
+ * its own messages. Spare files are removed at start.
+ *
  * Security role: the worker is not trusted. Every field is re-validated
  * here; a worker that breaks the protocol is a fatal error for the server.
  */
@@ -43,6 +55,7 @@ struct qincoming {
 	uint32_t n_rcpt;
 	unsigned char *remote; /* per recipient: waits for remote delivery */
 	uint64_t req;	       /* COMMIT request, answered when durable */
+	uint64_t size;	       /* of the message after the envelope, as committed */
 	int fd;		/* our descriptor held during fsync (read-write with a late region) */
 	int failed;	/* errno of a failed fsync/rename */
 	char *late;	/* the late region to write at commit (QENV_LATE_SIZE), or NULL */
@@ -122,9 +135,85 @@ struct qcreate {
 	struct qworker *w;
 	struct qincoming *in;
 	uint64_t req;
+	int spare; /* the worker's spare file it reuses, or -1 */
+	char spare_path[32];
 	int fd;
 	int err;
 };
+
+static int queue_spare_path(char *buf, size_t cap, unsigned worker, unsigned k)
+{
+	return str_fmt(buf, cap, "incoming/s%u.%u", worker, k);
+}
+
+/* Whether name is a spare file's (sW.K). */
+int queue_spare_is(const char *name)
+{
+	size_t n, m;
+
+	if (name[0] != 's')
+		return 0;
+	n = strspn(name + 1, "0123456789");
+	if (n == 0 || name[1 + n] != '.')
+		return 0;
+	m = strspn(name + 2 + n, "0123456789");
+	return m > 0 && name[2 + n + m] == '\0';
+}
+
+/* A ready spare file of w, now taken; -1 when there is none. */
+static int queue_spare_take(struct qworker *w)
+{
+	for (unsigned k = 0; k < QUEUE_SPARE_MAX; k++) {
+		if (w->spare[k] == QSPARE_READY) {
+			w->spare[k] = QSPARE_TAKEN;
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
+/* Keep in's file as a spare of its worker; 0 when kept. */
+static int queue_spare_keep(const struct qincoming *in)
+{
+	struct qworker *w = in->w;
+	char from[64], to[32];
+
+	if (in->hdr_len + in->size > QUEUE_SPARE_SIZE)
+		return -1;
+	for (unsigned k = 0; k < QUEUE_SPARE_MAX; k++) {
+		if (w->spare[k] != QSPARE_NONE)
+			continue;
+		if (str_fmt(from, sizeof from, "incoming/%s", in->id) < 0 ||
+		    queue_spare_path(to, sizeof to, w->idx, k) < 0 || rename(from, to) < 0)
+			return -1;
+		w->spare[k] = QSPARE_READY;
+		return 0;
+	}
+	return -1;
+}
+
+/* incoming/ID holding exactly the envelope, open for appending: a spare
+ * file renamed, overwritten and cut, else a new file. -1 with errno set. */
+static int queue_create_file(const struct qcreate *c, const char *path)
+{
+	const struct qincoming *in = c->in;
+	int spare = c->spare >= 0 && rename(c->spare_path, path) == 0;
+	int fd = spare ? open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+		       : open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	errno = 0;
+	if (pwrite(fd, in->hdr, in->hdr_len, 0) != (ssize_t)in->hdr_len ||
+	    (spare && ftruncate(fd, (off_t)in->hdr_len) < 0) || fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		if (!errno)
+			errno = EIO;
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
 
 static void queue_create_work(void *arg)
 {
@@ -136,17 +225,8 @@ static void queue_create_work(void *arg)
 		c->err = ENAMETOOLONG;
 		return;
 	}
-	c->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-	if (c->fd < 0) {
+	if ((c->fd = queue_create_file(c, path)) < 0)
 		c->err = errno;
-		return;
-	}
-	if (write(c->fd, c->in->hdr, c->in->hdr_len) != (ssize_t)c->in->hdr_len) {
-		c->err = errno ? errno : EIO;
-		close(c->fd);
-		c->fd = -1;
-		unlink(path);
-	}
 }
 
 static void queue_create_done(void *arg)
@@ -155,6 +235,8 @@ static void queue_create_done(void *arg)
 	struct qworker *w = c->w;
 	struct qincoming *in = c->in;
 
+	if (c->spare >= 0) /* renamed away (or gone): the slot is free */
+		w->spare[c->spare] = QSPARE_NONE;
 	if (c->fd < 0) {
 		log_error("cannot create the queue file of %s: %s", in->id, strerror(c->err));
 		queue_reply_opened(w, c->req, "", -1);
@@ -211,6 +293,10 @@ static void queue_open_done(struct qworker *w)
 		c->w = w;
 		c->in = in;
 		c->req = w->open_req;
+		c->spare = queue_spare_take(w);
+		if (c->spare >= 0 && queue_spare_path(c->spare_path, sizeof c->spare_path, w->idx,
+						      (unsigned)c->spare) < 0)
+			c->spare = -1;
 		if (pool_submit(Q.pool, queue_create_work, queue_create_done, c) < 0)
 			fatal("out of memory");
 	}
@@ -506,7 +592,7 @@ void queue_direct_end(struct qmsg *q)
 		Q.stat_delivered++;
 		log_info("%s: removed (all recipients done before the reply)", q->id);
 		queue_msg_free(q);
-		queue_incoming_free(in, 1);
+		queue_incoming_free(in, queue_spare_keep(in) < 0);
 		return;
 	}
 	log_info("%s: %u of %u recipient(s) done before the reply; committing it for the others",
@@ -533,6 +619,7 @@ void queue_on_commit(struct qworker *w, struct ipc_msg *m)
 		return;
 	}
 	in->req = req;
+	in->size = size;
 	if (queue_commit_late(in, lines, prefix) < 0)
 		queue_protocol_error(w, "bad late envelope or header prefix in COMMIT");
 	if (queue_check_file(in, size) < 0) {

@@ -15,14 +15,16 @@
 #include "util/pool.h"
 
 #define QUEUE_FSYNC_THREADS  16
-#define QUEUE_INFLIGHT_MAX   256  /* messages handed to deliver (and as many to remote) at once */
-#define QUEUE_INFLIGHT_RCPTS 8192 /* and their recipients (each answered by one record) */
-#define QUEUE_INCOMING_MAX   8192 /* open messages per worker */
-#define QUEUE_DIRECT_RCPTS   32	  /* at most this many recipients are delivered before the 250 */
-#define QUEUE_DIRECT_WAIT    5	  /* seconds such a delivery may hold the 250, then it is queued */
-#define QUEUE_STOP_WAIT	     10	  /* seconds a stopping queue waits for deliveries in flight */
-#define QUEUE_RETRY_MIN	     60	  /* first retry after a minute, doubling ... */
-#define QUEUE_RETRY_MAX	     7200 /* ... up to two hours */
+#define QUEUE_INFLIGHT_MAX   256   /* messages handed to deliver (and as many to remote) at once */
+#define QUEUE_INFLIGHT_RCPTS 8192  /* and their recipients (each answered by one record) */
+#define QUEUE_INCOMING_MAX   8192  /* open messages per worker */
+#define QUEUE_DIRECT_RCPTS   32	   /* at most this many recipients are delivered before the 250 */
+#define QUEUE_DIRECT_WAIT    5	   /* seconds such a delivery may hold the 250, then it is queued */
+#define QUEUE_SPARE_MAX	     16	   /* queue files kept per worker for its next messages ... */
+#define QUEUE_SPARE_SIZE     65536 /* ... when no larger than this */
+#define QUEUE_STOP_WAIT	     10	   /* seconds a stopping queue waits for deliveries in flight */
+#define QUEUE_RETRY_MIN	     60	   /* first retry after a minute, doubling ... */
+#define QUEUE_RETRY_MAX	     7200  /* ... up to two hours */
 
 struct qincoming;
 
@@ -34,7 +36,12 @@ struct qworker {
 	size_t open_want; /* recipients still expected; 0 = none open */
 	struct qincoming *incoming;
 	size_t n_incoming;
+	unsigned char spare[QUEUE_SPARE_MAX]; /* enum qspare: incoming/sIDX.K */
 };
+
+/* A worker's spare queue files (see queue_commit.c). */
+enum qspare { QSPARE_NONE = 0, QSPARE_READY, QSPARE_TAKEN };
+int queue_spare_is(const char *name);
 
 /* Which process an attempt goes to. */
 enum qkind { QK_LOCAL = 0, QK_REMOTE = 1, QK_COUNT };

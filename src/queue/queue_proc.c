@@ -123,7 +123,8 @@ static void queue_on_term(evutil_socket_t sig, short what, void *arg)
 	queue_on_stop_tick(-1, 0, &deadline);
 }
 
-/* Messages never committed (no 250 was given) are removed at start. */
+/* Messages never committed (no 250 was given) are removed at start, and
+ * so are the last run's spare files. */
 void queue_clear_incoming(void)
 {
 	DIR *d = opendir("incoming");
@@ -132,11 +133,15 @@ void queue_clear_incoming(void)
 
 	if (!d)
 		fatal("cannot read the incoming directory: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (queue_id_valid(de->d_name) &&
-		    str_fmt(path, sizeof path, "incoming/%s", de->d_name) == 0 && unlink(path) == 0)
+	while ((de = readdir(d)) != NULL) {
+		int msg = queue_id_valid(de->d_name);
+
+		if ((msg || queue_spare_is(de->d_name)) &&
+		    str_fmt(path, sizeof path, "incoming/%s", de->d_name) == 0 &&
+		    unlink(path) == 0 && msg)
 			log_info("%s: removed: never answered 250 before the last stop or crash",
 				 de->d_name);
+	}
 	closedir(d);
 }
 

@@ -30,6 +30,7 @@ DEFAULT_USERS = [
 ]
 
 QUEUED_RE = re.compile(r"^Ok: queued as ([0-9a-f]{16})$")
+SPARE_RE = re.compile(r"^s\d+\.\d+$")  # incoming/sW.K: an emptied file kept for reuse
 ENH_RE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
 
@@ -348,14 +349,19 @@ class Server:
         return [parse_delivered(read_bytes(p)) for p in paths]
 
     def queue_files(self):
+        """Messages in the spool (not the spare files kept for reuse)."""
         out = []
         for sub in ("queue", "incoming"):
             d = os.path.join(self.spool, sub)
             try:
-                out += [os.path.join(sub, n) for n in os.listdir(d)]
+                out += [os.path.join(sub, n) for n in os.listdir(d) if not SPARE_RE.match(n)]
             except FileNotFoundError:
                 pass
         return out
+
+    def spare_files(self):
+        d = os.path.join(self.spool, "incoming")
+        return sorted(n for n in os.listdir(d) if SPARE_RE.match(n))
 
     def wait_queue_empty(self, timeout=None):
         return wait_until(lambda: not self.queue_files(), timeout or 15 * SLOW)

@@ -355,3 +355,48 @@ def test_unanswered_message_removed_at_start_is_logged(server):
     assert h.wait_until(lambda: "%s: removed: never answered 250" % qid in server.log_text(),
                         5 * h.SLOW), server.log_tail(10)
     assert not os.path.exists(os.path.join(spool, qid))
+
+
+def test_spare_queue_files_are_reused_without_leftovers(make_server):
+    """A small message delivered before the 250 leaves its queue file as a
+    spare (incoming/sW.K) for the same worker's next message, instead of
+    the file being removed and another created: the next envelope
+    overwrites it and the file is cut to its length, so a short message
+    after a long one carries nothing of it. A message over 64 KiB is not
+    kept, and spare files are removed at start without a word."""
+    server = make_server(conf={"workers": "1"})
+    spool = os.path.join(server.spool, "incoming")
+    long_lines = ["line %04d %s" % (i, "x" * 60) for i in range(400)]  # 28 KB
+    sent, inodes = {}, set()
+    with server.client() as c:
+        c.ehlo()
+        for i in range(6):
+            lines = ["Subject: spare %d" % i, ""] + (long_lines if i % 2 == 0 else ["short %d" % i])
+            qid = c.send_message("spare@example.org", ["alice@example.test"], lines)
+            sent[qid] = lines
+            line = "%s: removed (all recipients done before the reply)" % qid
+            assert h.wait_until(lambda: line in server.log_text(), 5 * h.SLOW), server.log_tail(5)
+            assert server.spare_files() == ["s0.0"], os.listdir(spool)
+            inodes.add(os.stat(os.path.join(spool, "s0.0")).st_ino)
+        assert len(inodes) == 1  # the same file each time
+        got = {m.qid: m.body for m in server.read_mail("alice", 6)}
+        assert got == {qid: h.stored_from_lines(lines) for qid, lines in sent.items()}
+
+        big = ["Subject: big", ""] + ["%05d %s" % (i, "y" * 90) for i in range(800)]  # 77 KB
+        qid = c.send_message("spare@example.org", ["alice@example.test"], big)
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    line = "%s: removed (all recipients done before the reply)" % qid
+    assert h.wait_until(lambda: line in server.log_text(), 5 * h.SLOW), server.log_tail(5)
+    assert server.spare_files() == [] and server.queue_files() == []
+    [m] = [m for m in server.read_mail("alice", 7) if m.qid == qid]
+    assert m.body == h.stored_from_lines(big)
+
+    with server.client() as c:  # leaves a spare again
+        c.ehlo()
+        c.send_message("spare@example.org", ["alice@example.test"], ["Subject: again", "", "x"])
+        check_reply(c.cmd("QUIT"), "221 2.0.0")
+    assert h.wait_until(lambda: server.spare_files() == ["s0.0"], 5 * h.SLOW), os.listdir(spool)
+    assert server.stop() == 0
+    server.start()
+    assert os.listdir(spool) == []
+    assert "never answered 250" not in server.log_text()
