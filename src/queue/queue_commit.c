@@ -129,7 +129,9 @@ void queue_on_open(struct qworker *w, struct ipc_msg *m)
 /*
  * Creating incoming/ID runs on a pool thread: allocating an inode can take
  * long (ext4 scans for a free one), and the queue's loop serves every
- * worker's commits meanwhile. The envelope is encoded on the loop.
+ * worker's commits meanwhile. Taking a spare file allocates nothing and
+ * runs on the loop, sparing two thread wake-ups. The envelope is encoded
+ * on the loop.
  */
 struct qcreate {
 	struct qworker *w;
@@ -297,8 +299,12 @@ static void queue_open_done(struct qworker *w)
 		if (c->spare >= 0 && queue_spare_path(c->spare_path, sizeof c->spare_path, w->idx,
 						      (unsigned)c->spare) < 0)
 			c->spare = -1;
-		if (pool_submit(Q.pool, queue_create_work, queue_create_done, c) < 0)
+		if (c->spare >= 0) {
+			queue_create_work(c);
+			queue_create_done(c);
+		} else if (pool_submit(Q.pool, queue_create_work, queue_create_done, c) < 0) {
 			fatal("out of memory");
+		}
 	}
 	qenv_free(&w->open);
 	w->open_want = 0;
