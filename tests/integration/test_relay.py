@@ -26,6 +26,9 @@ import sphelpers as h
 from sphelpers import check_reply, queued_id
 
 ALICE = ("alice@example.test", "alice-secret")  # a DEFAULT_USERS account
+# The refusals here would otherwise wait out tarpit delays (test_limits and
+# test_smtp's test_too_many_errors_disconnects cover those).
+MODULE_LIMITS = {"tarpit-max": "0"}
 
 FOREIGN = "554 5.7.1"  # Relay access denied
 UNKNOWN = "550 5.1.1"  # example.test, but no such user

@@ -742,10 +742,10 @@ def test_too_many_errors_disconnects(module_server):
         assert c.closed_by_server()
 
 
-# long: it waits out tarpit delays or timeouts; covered by the plain run
-@pytest.mark.slow
-def test_errors_of_every_kind_count(module_server):
-    with module_server.client() as c:
+def test_errors_of_every_kind_count(make_server):
+    # no tarpit: its delays are test_too_many_errors_disconnects' and test_limits' matter
+    srv = make_server(limits={"tarpit-max": "0"})
+    with srv.client() as c:
         bad = [("RCPT TO:<bob@example.test>", "503 5.5.1"), ("DATA", "503 5.5.1"),
                ("BOGUS", "500 5.5.2")]
         c.ehlo()

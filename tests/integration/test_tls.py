@@ -521,9 +521,9 @@ GATED = ["MAIL FROM:<bob@example.test>", "RCPT TO:<bob@example.test>", "DATA", "
          "EXPN list", "HELP", "BDAT 0 LAST"]
 
 
-# long: it waits out tarpit delays or timeouts; covered by the plain run
-@pytest.mark.slow
-def test_submission_requires_starttls(server):
+def test_submission_requires_starttls(make_server):
+    # no tarpit: the refusals would wait out its delays (test_limits times those)
+    server = make_server(limits={"tarpit-max": "0"})
     ctx = h.tls_context(server)
     token = uuid.uuid4().hex
     with h.Client(server.sub_port) as c:
