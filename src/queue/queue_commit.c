@@ -162,11 +162,12 @@ int queue_spare_is(const char *name)
 	return m > 0 && name[2 + n + m] == '\0';
 }
 
-/* A ready spare file of w, now taken; -1 when there is none. */
-static int queue_spare_take(struct qworker *w)
+/* A ready spare file of w, now taken, its path in c; -1 when there is none. */
+static int queue_spare_take(struct qworker *w, struct qcreate *c)
 {
 	for (unsigned k = 0; k < QUEUE_SPARE_MAX; k++) {
-		if (w->spare[k] == QSPARE_READY) {
+		if (w->spare[k] == QSPARE_READY &&
+		    queue_spare_path(c->spare_path, sizeof c->spare_path, w->idx, k) == 0) {
 			w->spare[k] = QSPARE_TAKEN;
 			return (int)k;
 		}
@@ -203,8 +204,11 @@ static int queue_create_file(const struct qcreate *c, const char *path)
 	int fd = spare ? open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
 		       : open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (spare)
+			unlink(path);
 		return -1;
+	}
 	errno = 0;
 	if (pwrite(fd, in->hdr, in->hdr_len, 0) != (ssize_t)in->hdr_len ||
 	    (spare && ftruncate(fd, (off_t)in->hdr_len) < 0) || fcntl(fd, F_SETFL, O_APPEND) < 0) {
@@ -295,11 +299,7 @@ static void queue_open_done(struct qworker *w)
 		c->w = w;
 		c->in = in;
 		c->req = w->open_req;
-		c->spare = queue_spare_take(w);
-		if (c->spare >= 0 && queue_spare_path(c->spare_path, sizeof c->spare_path, w->idx,
-						      (unsigned)c->spare) < 0)
-			c->spare = -1;
-		if (c->spare >= 0) {
+		if ((c->spare = queue_spare_take(w, c)) >= 0) {
 			queue_create_work(c);
 			queue_create_done(c);
 		} else if (pool_submit(Q.pool, queue_create_work, queue_create_done, c) < 0) {
