@@ -91,8 +91,10 @@ static int maildir_make(const char *dir)
 	return 0;
 }
 
-/* Write msg with CRLF turned into LF, through a bounded buffer. */
-static int maildir_write_lf(int fd, const char *msg, size_t len)
+/* Write prefix, then msg with CRLF turned into LF, through a bounded
+ * buffer: a small message is one write(). */
+static int maildir_write_lf(int fd, const char *prefix, size_t prefix_len, const char *msg,
+			    size_t len)
 {
 	char *buf = malloc(MAILDIR_WBUF);
 	size_t o = 0;
@@ -100,6 +102,12 @@ static int maildir_write_lf(int fd, const char *msg, size_t len)
 
 	if (!buf)
 		return -1;
+	if (prefix_len < MAILDIR_WBUF) { /* room left for the loop's first octet */
+		memcpy(buf, prefix, prefix_len);
+		o = prefix_len;
+	} else {
+		rc = file_write_all(fd, prefix, prefix_len);
+	}
 	for (size_t i = 0; i < len && rc == 0; i++) {
 		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
 			continue;
@@ -166,8 +174,7 @@ int maildir_deliver(const char *dir, const char *name, const char *prefix, size_
 		str_fmt(why, whycap, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (file_write_all(fd, prefix, prefix_len) < 0 || maildir_write_lf(fd, msg, len) < 0 ||
-	    fsync(fd) < 0) {
+	if (maildir_write_lf(fd, prefix, prefix_len, msg, len) < 0 || fsync(fd) < 0) {
 		str_fmt(why, whycap, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

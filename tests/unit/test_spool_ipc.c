@@ -292,6 +292,44 @@ static void test_maildir_same_name_every_attempt(void **state)
 	assert_int_equal(system(to), 0);
 }
 
+/* The copy is the prefix, then the message with CRLF turned into LF, for
+ * prefixes just under, at and over the 64 KiB write buffer (the prefix
+ * shares the buffer with the message). */
+static void test_maildir_prefix_and_body(void **state)
+{
+	static const size_t sizes[] = {5, 65535, 65536, 65537};
+	char dir[] = "/tmp/sealpost-unit-maildir-XXXXXX", path[512], why[128];
+	const char msg[] = "Subject: x\r\n\r\nline\r\nbare\rcr\r\n";
+	const char want[] = "Subject: x\n\nline\nbare\rcr\n";
+
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		size_t n = sizes[i], got_len;
+		char *prefix = malloc(n), *got = malloc(n + sizeof want), name[32];
+		FILE *f;
+
+		assert_non_null(prefix);
+		assert_non_null(got);
+		for (size_t k = 0; k < n; k++)
+			prefix[k] = (k % 64 == 63) ? '\n' : (char)('a' + k % 26);
+		snprintf(name, sizeof name, "p%zu", n);
+		assert_int_equal(
+		    maildir_deliver(dir, name, prefix, n, msg, sizeof msg - 1, why, sizeof why), 0);
+		snprintf(path, sizeof path, "%s/new/%s", dir, name);
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		got_len = fread(got, 1, n + sizeof want, f);
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(got_len, n + sizeof want - 1);
+		assert_memory_equal(got, prefix, n);
+		assert_memory_equal(got + n, want, sizeof want - 1);
+		free(prefix);
+		free(got);
+	}
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +343,7 @@ int main(void)
 	    cmocka_unit_test(test_ipc_string_rules),
 	    cmocka_unit_test(test_maildir_path),
 	    cmocka_unit_test(test_maildir_same_name_every_attempt),
+	    cmocka_unit_test(test_maildir_prefix_and_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
