@@ -162,13 +162,14 @@ int queue_spare_is(const char *name)
 	return m > 0 && name[2 + n + m] == '\0';
 }
 
-/* A ready spare file of w, now taken, its path in c; -1 when there is none. */
+/* A spare file of w, its path in c, taken: the caller renames it away at
+ * once (or creates a file if that fails). -1 when there is none. */
 static int queue_spare_take(struct qworker *w, struct qcreate *c)
 {
 	for (unsigned k = 0; k < QUEUE_SPARE_MAX; k++) {
-		if (w->spare[k] == QSPARE_READY &&
+		if (w->spare[k] &&
 		    queue_spare_path(c->spare_path, sizeof c->spare_path, w->idx, k) == 0) {
-			w->spare[k] = QSPARE_TAKEN;
+			w->spare[k] = 0;
 			return (int)k;
 		}
 	}
@@ -184,12 +185,12 @@ static int queue_spare_keep(const struct qincoming *in)
 	if (in->hdr_len + in->size > QUEUE_SPARE_SIZE)
 		return -1;
 	for (unsigned k = 0; k < QUEUE_SPARE_MAX; k++) {
-		if (w->spare[k] != QSPARE_NONE)
+		if (w->spare[k])
 			continue;
 		if (str_fmt(from, sizeof from, "incoming/%s", in->id) < 0 ||
 		    queue_spare_path(to, sizeof to, w->idx, k) < 0 || rename(from, to) < 0)
 			return -1;
-		w->spare[k] = QSPARE_READY;
+		w->spare[k] = 1;
 		return 0;
 	}
 	return -1;
@@ -241,8 +242,6 @@ static void queue_create_done(void *arg)
 	struct qworker *w = c->w;
 	struct qincoming *in = c->in;
 
-	if (c->spare >= 0) /* renamed away (or gone): the slot is free */
-		w->spare[c->spare] = QSPARE_NONE;
 	if (c->fd < 0) {
 		log_error("cannot create the queue file of %s: %s", in->id, strerror(c->err));
 		queue_reply_opened(w, c->req, "", -1);

@@ -36,11 +36,9 @@ struct qworker {
 	size_t open_want; /* recipients still expected; 0 = none open */
 	struct qincoming *incoming;
 	size_t n_incoming;
-	unsigned char spare[QUEUE_SPARE_MAX]; /* enum qspare: incoming/sIDX.K */
+	unsigned char spare[QUEUE_SPARE_MAX]; /* 1: incoming/sIDX.K is a spare file */
 };
 
-/* A worker's spare queue files (see queue_commit.c). */
-enum qspare { QSPARE_NONE = 0, QSPARE_READY, QSPARE_TAKEN };
 int queue_spare_is(const char *name);
 
 /* Which process an attempt goes to. */
