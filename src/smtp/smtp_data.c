@@ -88,7 +88,9 @@ static const char *smtp_proto(const struct smtp_session *s)
 	return words[(s->mail_flags & QENV_F_UTF8) != 0][s->tls != 0][s->auth_user[0] != '\0'];
 }
 
-/* Our trace header (RFC 5321 4.4), the first line of the stored message. */
+/* Our trace header (RFC 5321 4.4), the first line of the stored message;
+ * -1 when it cannot be formatted. It is gathered with what follows, so a
+ * write error shows at the end of the data (smtp_message_end). */
 static int smtp_write_received(struct smtp_session *s)
 {
 	char hdr[SMTP_RECEIVED_MAX], date[64], forpart[SMTP_ADDR_MAX + 16] = "", tlspart[128] = "";
@@ -115,7 +117,7 @@ static int smtp_write_received(struct smtp_session *s)
 	size_t n = strlen(hdr);
 	smtp_write_q(s, hdr, n);
 	s->msg_size -= n; /* our header does not count against SIZE */
-	return s->write_err ? -1 : 0;
+	return 0;
 }
 
 static void smtp_begin_message(struct smtp_session *s)
@@ -233,7 +235,7 @@ void smtp_on_opened(struct smtp_session *s, int ok, const char *id, int fd)
 	str_copy(s->qid, sizeof s->qid, id);
 	smtp_body_init(&s->body, !s->bdat_used);
 	if (smtp_write_received(s) < 0)
-		log_error("%s: cannot write the Received header", s->qid);
+		log_error("%s: cannot format the Received header", s->qid);
 	if (!s->bdat_used) {
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->state = SS_DATA;

@@ -37,6 +37,7 @@ struct smtp_command {
 static void smtp_free(struct smtp_session *s);
 static void smtp_close_soon(struct smtp_session *s);
 static size_t smtp_unsent(const struct smtp_session *s);
+static int smtp_hold(const struct smtp_session *s);
 static int smtp_may_relay(const struct smtp_session *s);
 
 #define SMTP_REPLY_MAX 1024 /* one reply line; ours are all far shorter */
@@ -571,7 +572,7 @@ void smtp_process(struct smtp_session *s)
 			break;
 		}
 	}
-	if (evbuffer_get_length(s->held) > 0) /* a wait ended: may they go now? */
+	if (evbuffer_get_length(s->held) > 0 && !smtp_hold(s)) /* a wait ended: they go now */
 		event_active(s->flush_ev, EV_WRITE, 1);
 	if (s->state == SS_CLOSING && smtp_unsent(s) == 0)
 		smtp_close_soon(s);
